@@ -1,0 +1,62 @@
+// Threads: how many, and how a flat range is split among them.
+//
+// Element-wise kernels split [0, n) into one contiguous block per thread; each element is computed
+// by exactly one thread with the same operations, so their results do not depend on the thread
+// count. Small ranges stay serial: waking threads costs microseconds that a short loop cannot repay.
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+
+#include "simd.hpp"
+
+namespace gdcore {
+
+namespace detail {
+inline std::atomic<int> default_threads{0};  // 0: follow OpenMP (OMP_NUM_THREADS, threadpoolctl)
+}
+
+// Process-wide thread count for gdcore; 0 restores "follow OpenMP".
+inline void set_num_threads(int n) noexcept { detail::default_threads.store(n > 0 ? n : 0); }
+
+// The count a call uses: its own request if positive, else the gdcore default, else OpenMP's.
+inline int resolve_threads(int requested) noexcept {
+  if (requested > 0) return requested;
+  int global = detail::default_threads.load(std::memory_order_relaxed);
+  if (global > 0) return global;
+  return std::max(1, omp_get_max_threads());
+}
+
+// Elements below which a thread is not worth waking for a streaming kernel (measured: see
+// benchmarks/bench_optimizers.py, threshold sweep).
+inline constexpr std::size_t kMinElementsPerThread = std::size_t{1} << 15;
+
+// Call body(begin, end) on disjoint blocks covering [0, n), compiled for the active SIMD path.
+// Block edges are multiples of 64 elements so every thread but the last starts cache-line aligned
+// relative to the array start.
+template <class Body>
+void parallel_for_dispatched(std::size_t n, int threads, const Body& body,
+                             std::size_t min_per_thread = kMinElementsPerThread) {
+  int want = resolve_threads(threads);
+  std::size_t useful = min_per_thread == 0 ? n : n / min_per_thread;
+  int nthreads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(want),
+                                                        std::max<std::size_t>(useful, 1)));
+  if (nthreads <= 1) {
+    run_dispatched(body, 0, n);
+    return;
+  }
+#pragma omp parallel num_threads(nthreads)
+  {
+    const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
+    const std::size_t id = static_cast<std::size_t>(omp_get_thread_num());
+    const std::size_t per = ((n + team - 1) / team + 63) / 64 * 64;
+    const std::size_t begin = std::min(n, id * per);
+    const std::size_t end = std::min(n, begin + per);
+    if (begin < end) run_dispatched(body, begin, end);
+  }
+}
+
+}  // namespace gdcore
