@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <pybind11/stl.h>
+
 #include "bindings.hpp"
 #include "gdcore/optimizers.hpp"
 
