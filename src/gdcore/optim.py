@@ -538,10 +538,13 @@ class RMSprop(Optimizer):
     .. math::
         d &= \pm g + \lambda p \\
         v &= \alpha v + (1 - \alpha) d^2 \\
-        r &= \sqrt{v - a^2} \text{ with } a = \mathrm{lerp}(a, d, 1 - \alpha)
+        r &= \sqrt{\max(v - a^2, 0)} \text{ with } a = \mathrm{lerp}(a, d, 1 - \alpha)
              \text{ (centered), else } \sqrt{v} \\
         b &= \mu b + d / (r + \epsilon),\ p = p - \gamma b
              \text{ (momentum), else } p = p - \gamma d / (r + \epsilon)
+
+    Centered: v − a² is a variance; where rounding makes it slightly negative PyTorch returns
+    NaN, gdcore clamps it at 0 (the only place the two differ).
     """
 
     _kind = "rmsprop"

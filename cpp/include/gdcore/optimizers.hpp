@@ -203,7 +203,7 @@ void adagrad_step(T* param, const T* grad, T* sum, std::size_t n, std::int64_t s
 // RMSprop
 //   d = ±g (+ weight_decay p)
 //   v = alpha v + (1 - alpha) d²
-//   centered:  a = lerp(a, d, 1 - alpha);  r = √(v - a²)      else r = √v
+//   centered:  a = lerp(a, d, 1 - alpha);  r = √max(v - a², 0)      else r = √v
 //   r = r + eps
 //   with momentum:  b = momentum b + d / r;  p = p - lr b      else p = p - lr d / r
 
@@ -244,7 +244,10 @@ struct RmspropBody {
       if constexpr (kCentered) {
         const T a = lerp_towards<kLerpLarge>(as[i], d, w, one_minus_w);
         as[i] = a;
-        r = std::sqrt(v - a * a);
+        // v - a² is a variance, ≥ 0 in exact arithmetic; rounding can push it a hair below 0
+        // when the gradients barely vary, where PyTorch returns NaN. Clamp instead.
+        const T var = v - a * a;
+        r = std::sqrt(var > T(0) ? var : T(0));
       } else {
         r = std::sqrt(v);
       }

@@ -1,0 +1,37 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# CI runs the same examples every time (a failure there reproduces locally with
+# HYPOTHESIS_PROFILE=ci); local runs explore new ones.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+# The mirror's tolerances: core vs NumPy twin, relative to the scale of the reference values.
+RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+
+def assert_mirrors(actual, expected, what=""):
+    """Core result equals the reference within the mirror's tolerance for its dtype."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    if actual.size == 0:
+        return
+    assert np.array_equal(np.isnan(actual), np.isnan(expected)), f"{what}: NaN pattern differs"
+    finite = np.isfinite(expected)
+    scale = max(float(np.max(np.abs(expected[finite]), initial=0.0)), np.finfo(actual.dtype).tiny)
+    err = float(np.max(np.abs(actual[finite] - expected[finite]), initial=0.0))
+    rtol = RTOL[actual.dtype]
+    assert err <= rtol * scale, f"{what}: max error {err:.3g} > {rtol:g} x scale {scale:.3g}"
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
