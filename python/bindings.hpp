@@ -15,6 +15,7 @@ namespace py = pybind11;
 void register_config(py::module_& m);
 void register_optimizers(py::module_& m);
 void register_schedules(py::module_& m);
+void register_hardware(py::module_& m);
 
 enum class Dtype { f32, f64 };
 

@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
   gdcore::bind::register_config(m);
   gdcore::bind::register_optimizers(m);
   gdcore::bind::register_schedules(m);
+  gdcore::bind::register_hardware(m);
 }
