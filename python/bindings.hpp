@@ -16,6 +16,7 @@ void register_config(py::module_& m);
 void register_optimizers(py::module_& m);
 void register_schedules(py::module_& m);
 void register_hardware(py::module_& m);
+void register_losses(py::module_& m);
 
 enum class Dtype { f32, f64 };
 

@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
   gdcore::bind::register_optimizers(m);
   gdcore::bind::register_schedules(m);
   gdcore::bind::register_hardware(m);
+  gdcore::bind::register_losses(m);
 }
