@@ -19,41 +19,6 @@ namespace {
 // Below this many elements in one step, releasing and re-taking the GIL costs more than it frees.
 constexpr std::size_t kReleaseGilAbove = 1 << 14;
 
-enum class Family { sgd, adagrad, rmsprop, adam, adamax, nadam };
-
-Family family_from_name(const std::string& kind) {
-  if (kind == "sgd") return Family::sgd;
-  if (kind == "adagrad") return Family::adagrad;
-  if (kind == "rmsprop") return Family::rmsprop;
-  if (kind == "adam") return Family::adam;
-  if (kind == "adamax") return Family::adamax;
-  if (kind == "nadam") return Family::nadam;
-  throw py::value_error("unknown optimizer kind '" + kind + "'");
-}
-
-// State arrays per family, in the order the Python layer passes them.
-std::size_t state_count(Family f) {
-  switch (f) {
-    case Family::sgd: return 1;      // momentum_buffer
-    case Family::adagrad: return 1;  // sum
-    case Family::rmsprop: return 3;  // square_avg, grad_avg, momentum_buffer
-    case Family::adam: return 3;     // exp_avg, exp_avg_sq, max_exp_avg_sq
-    case Family::adamax: return 2;   // exp_avg, exp_inf
-    case Family::nadam: return 2;    // exp_avg, exp_avg_sq
-  }
-  return 0;
-}
-
-// All families' settings for one parameter group; only the optimizer's own family is read.
-struct GroupConfig {
-  SgdConfig sgd;
-  AdagradConfig adagrad;
-  RmspropConfig rmsprop;
-  AdamConfig adam;
-  AdamaxConfig adamax;
-  NadamConfig nadam;
-};
-
 double get_double(const py::dict& d, const char* key, double fallback) {
   return d.contains(key) ? d[key].cast<double>() : fallback;
 }
@@ -66,10 +31,14 @@ std::pair<double, double> get_betas(const py::dict& d, std::pair<double, double>
   return {betas[0].cast<double>(), betas[1].cast<double>()};
 }
 
-GroupConfig config_from_group(Family f, const py::dict& g) {
-  GroupConfig c;
-  switch (f) {
-    case Family::sgd: {
+}  // namespace
+
+// A parameter group's (or a fit's) options, read by name; missing keys keep PyTorch's defaults.
+OptimizerConfig optimizer_config(OptimizerKind kind, const py::dict& g) {
+  OptimizerConfig c;
+  c.kind = kind;
+  switch (kind) {
+    case OptimizerKind::sgd: {
       auto& s = c.sgd;
       s.lr = get_double(g, "lr", s.lr);
       s.momentum = get_double(g, "momentum", s.momentum);
@@ -79,7 +48,7 @@ GroupConfig config_from_group(Family f, const py::dict& g) {
       s.maximize = get_bool(g, "maximize", s.maximize);
       break;
     }
-    case Family::adagrad: {
+    case OptimizerKind::adagrad: {
       auto& s = c.adagrad;
       s.lr = get_double(g, "lr", s.lr);
       s.lr_decay = get_double(g, "lr_decay", s.lr_decay);
@@ -90,7 +59,7 @@ GroupConfig config_from_group(Family f, const py::dict& g) {
       s.maximize = get_bool(g, "maximize", s.maximize);
       break;
     }
-    case Family::rmsprop: {
+    case OptimizerKind::rmsprop: {
       auto& s = c.rmsprop;
       s.lr = get_double(g, "lr", s.lr);
       s.alpha = get_double(g, "alpha", s.alpha);
@@ -101,7 +70,7 @@ GroupConfig config_from_group(Family f, const py::dict& g) {
       s.maximize = get_bool(g, "maximize", s.maximize);
       break;
     }
-    case Family::adam: {
+    case OptimizerKind::adam: {
       auto& s = c.adam;
       s.lr = get_double(g, "lr", s.lr);
       std::tie(s.beta1, s.beta2) = get_betas(g, {s.beta1, s.beta2});
@@ -112,7 +81,7 @@ GroupConfig config_from_group(Family f, const py::dict& g) {
       s.decoupled_weight_decay = get_bool(g, "decoupled_weight_decay", s.decoupled_weight_decay);
       break;
     }
-    case Family::adamax: {
+    case OptimizerKind::adamax: {
       auto& s = c.adamax;
       s.lr = get_double(g, "lr", s.lr);
       std::tie(s.beta1, s.beta2) = get_betas(g, {s.beta1, s.beta2});
@@ -121,7 +90,7 @@ GroupConfig config_from_group(Family f, const py::dict& g) {
       s.maximize = get_bool(g, "maximize", s.maximize);
       break;
     }
-    case Family::nadam: {
+    case OptimizerKind::nadam: {
       auto& s = c.nadam;
       s.lr = get_double(g, "lr", s.lr);
       std::tie(s.beta1, s.beta2) = get_betas(g, {s.beta1, s.beta2});
@@ -136,22 +105,10 @@ GroupConfig config_from_group(Family f, const py::dict& g) {
   return c;
 }
 
-// Which optional state arrays a configuration reads.
-std::array<bool, 3> states_needed(Family f, const GroupConfig& c) {
-  switch (f) {
-    case Family::sgd: return {c.sgd.momentum != 0.0, false, false};
-    case Family::adagrad: return {true, false, false};
-    case Family::rmsprop: return {true, c.rmsprop.centered, c.rmsprop.momentum > 0.0};
-    case Family::adam: return {true, true, c.adam.amsgrad};
-    case Family::adamax: return {true, true, false};
-    case Family::nadam: return {true, true, false};
-  }
-  return {false, false, false};
-}
+namespace {
 
 // One parameter's update, pointers resolved, ready to run without the GIL.
 struct Work {
-  Family family;
   Dtype dtype;
   std::size_t n;
   void* param;
@@ -159,33 +116,15 @@ struct Work {
   std::array<void*, 3> state;
   std::int64_t step;
   double* mu_product;
-  const GroupConfig* config;
+  const OptimizerConfig* config;
 };
 
 template <class T>
 void run_work(const Work& w, int threads) {
-  T* p = static_cast<T*>(w.param);
-  const T* g = static_cast<const T*>(w.grad);
-  auto s = [&](int i) { return static_cast<T*>(w.state[i]); };
-  switch (w.family) {
-    case Family::sgd: sgd_step<T>(p, g, s(0), w.n, w.step, w.config->sgd, threads); break;
-    case Family::adagrad:
-      adagrad_step<T>(p, g, s(0), w.n, w.step, w.config->adagrad, threads);
-      break;
-    case Family::rmsprop:
-      rmsprop_step<T>(p, g, s(0), s(1), s(2), w.n, w.step, w.config->rmsprop, threads);
-      break;
-    case Family::adam:
-      adam_step<T>(p, g, s(0), s(1), s(2), w.n, w.step, w.config->adam, threads);
-      break;
-    case Family::adamax:
-      adamax_step<T>(p, g, s(0), s(1), w.n, w.step, w.config->adamax, threads);
-      break;
-    case Family::nadam:
-      *w.mu_product =
-          nadam_step<T>(p, g, s(0), s(1), w.n, w.step, *w.mu_product, w.config->nadam, threads);
-      break;
-  }
+  T* state[3] = {static_cast<T*>(w.state[0]), static_cast<T*>(w.state[1]),
+                 static_cast<T*>(w.state[2])};
+  optimizer_step<T>(*w.config, static_cast<T*>(w.param), static_cast<const T*>(w.grad), state,
+                    w.n, w.step, w.mu_product, threads);
 }
 
 void run_all(const std::vector<Work>& work, int threads) {
@@ -225,7 +164,7 @@ class OptimizerEngine {
                   const std::vector<std::size_t>& group_of, const py::list& states,
                   py::array_t<std::int64_t> steps, py::array_t<double> mu_products,
                   std::size_t n_groups, int num_threads, bool check_finite)
-      : family_(family_from_name(kind)),
+      : kind_(optimizer_from_name(kind)),
         steps_(std::move(steps)),
         mu_products_(std::move(mu_products)),
         groups_(n_groups),
@@ -243,7 +182,7 @@ class OptimizerEngine {
       Slot slot;
       slot.param = writable_array(params[i], item_name("params", i));
       auto row = states[i].cast<py::sequence>();
-      if (row.size() != state_count(family_))
+      if (row.size() != state_count(kind_))
         throw py::value_error(item_name("states", i) + " has the wrong number of arrays");
       for (std::size_t k = 0; k < row.size(); ++k) {
         if (row[k].is_none()) continue;
@@ -259,7 +198,7 @@ class OptimizerEngine {
 
   void set_group(std::size_t index, const py::dict& group) {
     if (index >= groups_.size()) throw py::index_error("parameter group index out of range");
-    groups_[index] = config_from_group(family_, group);
+    groups_[index] = optimizer_config(kind_, group);
   }
 
   void step(const py::object& grads_obj) {
@@ -288,7 +227,7 @@ class OptimizerEngine {
       held[i] = readable_array(grads[i], name);
       require_like(held[i], name, slots_[i].param, item_name("params", i));
       if (check_finite_) require_finite(held[i], name);
-      const auto needed = states_needed(family_, groups_[group_of_[i]]);
+      const auto needed = groups_[group_of_[i]].states_needed();
       for (std::size_t k = 0; k < 3; ++k)
         if (needed[k] && !slots_[i].present[k])
           throw py::value_error("internal: state array " + std::to_string(k) + " of params[" +
@@ -302,8 +241,7 @@ class OptimizerEngine {
     for (std::size_t i = 0; i < n; ++i) {
       const Slot& s = slots_[i];
       steps(i) += 1;
-      work[i] = Work{family_,
-                     s.param.dtype,
+      work[i] = Work{s.param.dtype,
                      s.param.size,
                      s.param.data(),
                      held[i].data(),
@@ -333,10 +271,10 @@ class OptimizerEngine {
     std::array<bool, 3> present{false, false, false};
   };
 
-  Family family_;
+  OptimizerKind kind_;
   py::array_t<std::int64_t> steps_;
   py::array_t<double> mu_products_;
-  std::vector<GroupConfig> groups_;
+  std::vector<OptimizerConfig> groups_;
   std::vector<std::size_t> group_of_;
   std::vector<Slot> slots_;
   int num_threads_;

@@ -9,9 +9,12 @@
 // Notation (per element): p parameter, g gradient, t the step number after incrementing (1 first).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -547,6 +550,103 @@ double nadam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::size_
     parallel_for_dispatched(n, threads, body);
   });
   return mu_product;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One optimizer chosen at run time: the training loops and the Python engine step through this.
+
+enum class OptimizerKind { sgd, adagrad, rmsprop, adam, adamax, nadam };
+
+inline OptimizerKind optimizer_from_name(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::sgd;
+  if (name == "adagrad") return OptimizerKind::adagrad;
+  if (name == "rmsprop") return OptimizerKind::rmsprop;
+  if (name == "adam") return OptimizerKind::adam;
+  if (name == "adamax") return OptimizerKind::adamax;
+  if (name == "nadam") return OptimizerKind::nadam;
+  throw std::invalid_argument("unknown optimizer '" + name +
+                              "'; expected sgd, adagrad, rmsprop, adam, adamax or nadam");
+}
+
+// State arrays per optimizer, in this order:
+//   sgd: momentum_buffer | adagrad: sum | rmsprop: square_avg, grad_avg, momentum_buffer
+//   adam: exp_avg, exp_avg_sq, max_exp_avg_sq | adamax: exp_avg, exp_inf | nadam: exp_avg, exp_avg_sq
+inline std::size_t state_count(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::sgd: return 1;
+    case OptimizerKind::adagrad: return 1;
+    case OptimizerKind::rmsprop: return 3;
+    case OptimizerKind::adam: return 3;
+    case OptimizerKind::adamax: return 2;
+    case OptimizerKind::nadam: return 2;
+  }
+  return 0;
+}
+
+// The settings of every family; only the chosen kind's are read.
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::sgd;
+  SgdConfig sgd;
+  AdagradConfig adagrad;
+  RmspropConfig rmsprop;
+  AdamConfig adam;
+  AdamaxConfig adamax;
+  NadamConfig nadam;
+
+  double lr() const {
+    switch (kind) {
+      case OptimizerKind::sgd: return sgd.lr;
+      case OptimizerKind::adagrad: return adagrad.lr;
+      case OptimizerKind::rmsprop: return rmsprop.lr;
+      case OptimizerKind::adam: return adam.lr;
+      case OptimizerKind::adamax: return adamax.lr;
+      case OptimizerKind::nadam: return nadam.lr;
+    }
+    return 0.0;
+  }
+
+  void set_lr(double lr) {
+    sgd.lr = adagrad.lr = rmsprop.lr = adam.lr = adamax.lr = nadam.lr = lr;
+  }
+
+  // Which of the (up to three) state arrays these settings read and write.
+  std::array<bool, 3> states_needed() const {
+    switch (kind) {
+      case OptimizerKind::sgd: return {sgd.momentum != 0.0, false, false};
+      case OptimizerKind::adagrad: return {true, false, false};
+      case OptimizerKind::rmsprop: return {true, rmsprop.centered, rmsprop.momentum > 0.0};
+      case OptimizerKind::adam: return {true, true, adam.amsgrad};
+      case OptimizerKind::adamax: return {true, true, false};
+      case OptimizerKind::nadam: return {true, true, false};
+    }
+    return {false, false, false};
+  }
+};
+
+// One update of param[0:n] by the configured rule; state holds the arrays in the order above
+// (null where not needed). NAdam reads and updates *mu_product.
+template <class T>
+void optimizer_step(const OptimizerConfig& c, T* param, const T* grad, T* const* state,
+                    std::size_t n, std::int64_t step, double* mu_product, int threads) {
+  switch (c.kind) {
+    case OptimizerKind::sgd: sgd_step<T>(param, grad, state[0], n, step, c.sgd, threads); break;
+    case OptimizerKind::adagrad:
+      adagrad_step<T>(param, grad, state[0], n, step, c.adagrad, threads);
+      break;
+    case OptimizerKind::rmsprop:
+      rmsprop_step<T>(param, grad, state[0], state[1], state[2], n, step, c.rmsprop, threads);
+      break;
+    case OptimizerKind::adam:
+      adam_step<T>(param, grad, state[0], state[1], state[2], n, step, c.adam, threads);
+      break;
+    case OptimizerKind::adamax:
+      adamax_step<T>(param, grad, state[0], state[1], n, step, c.adamax, threads);
+      break;
+    case OptimizerKind::nadam:
+      *mu_product = nadam_step<T>(param, grad, state[0], state[1], n, step, *mu_product, c.nadam,
+                                  threads);
+      break;
+  }
 }
 
 }  // namespace gdcore
