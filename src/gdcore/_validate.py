@@ -64,3 +64,11 @@ def betas(name: str, value) -> tuple[float, float]:
         real(f"{name}[0]", b1, low=0.0, high=1.0, high_open=True),
         real(f"{name}[1]", b2, low=0.0, high=1.0, high_open=True),
     )
+
+
+def choice(name: str, value, options) -> str:
+    """One of a fixed set of names."""
+    if not isinstance(value, str) or value not in options:
+        listed = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+    return value

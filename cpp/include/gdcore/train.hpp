@@ -1,0 +1,521 @@
+// The training loop of linear models: batch, stochastic and mini-batch gradient descent.
+//
+// A model has K heads over d features: head k predicts p_k = x·w_k + b_k. The parameters live in
+// one buffer [W (K×d, row-major), b (K)], so one optimizer step updates them all. Heads are scored
+// either independently (regression, binary classification, one-vs-rest, multi-output) or jointly
+// (softmax cross-entropy).
+//
+// One step takes the next `batch_size` rows of the (shuffled) order and, row by row while the row
+// is in cache: forward p = W x + b, loss and its derivative d = ∂loss/∂p (times the sample
+// weight), then G += d xᵀ. The gradient is G / B plus the l2 penalty; the optimizer steps; the l1
+// penalty is applied by cumulative truncation (Tsuruoka, Tsujii and Ananiadou 2009, as
+// scikit-learn's SGD does). With several threads the rows of a batch are split into contiguous
+// chunks, each summed into its own buffer, and the buffers are added in chunk order: results are
+// deterministic for a given thread count, and a small batch stays on one thread.
+//
+// Every sum has a fixed order so that the NumPy twin (src/gdcore/reference/train.py) can repeat
+// it exactly: a dot product accumulates into 16 lanes (element j into lane j mod 16, the last
+// chunk zero-padded), then adds the lanes pairwise (lane i += lane i+8, +4, +2, +1).
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "optimizers.hpp"
+#include "parallel.hpp"
+#include "rng.hpp"
+#include "simd.hpp"
+
+namespace gdcore {
+
+inline constexpr std::size_t kDotLanes = 16;
+
+// Batches with fewer multiply-adds than this (rows × features × heads) stay on one thread.
+inline constexpr std::size_t kParallelBatchWork = std::size_t{1} << 17;
+
+template <class T>
+GDCORE_INLINE T reduce_lanes(T* acc) {
+  for (std::size_t h = kDotLanes / 2; h > 0; h /= 2) {
+    for (std::size_t j = 0; j < h; ++j) acc[j] = acc[j] + acc[j + h];
+  }
+  return acc[0];
+}
+
+// x·w in the fixed lane order described above.
+template <class T>
+GDCORE_INLINE T dot_lanes(const T* __restrict x, const T* __restrict w, std::size_t d) {
+  T acc[kDotLanes] = {};
+  const std::size_t full = d / kDotLanes * kDotLanes;
+  for (std::size_t c = 0; c < full; c += kDotLanes) {
+#pragma omp simd
+    for (std::size_t j = 0; j < kDotLanes; ++j) acc[j] = acc[j] + x[c + j] * w[c + j];
+  }
+  if (full < d) {
+    T xs[kDotLanes] = {};
+    T ws[kDotLanes] = {};
+    for (std::size_t j = 0; j < d - full; ++j) {
+      xs[j] = x[full + j];
+      ws[j] = w[full + j];
+    }
+#pragma omp simd
+    for (std::size_t j = 0; j < kDotLanes; ++j) acc[j] = acc[j] + xs[j] * ws[j];
+  }
+  return reduce_lanes(acc);
+}
+
+enum class Penalty { none, l2, l1, elasticnet };
+
+enum class Task { regression, binary, ovr, softmax };
+
+// What a score means: R² for regression, accuracy otherwise.
+inline bool task_is_classifier(Task task) { return task != Task::regression; }
+
+template <class T>
+struct LinearData {
+  const T* X = nullptr;  // n × d, row-major
+  std::size_t n = 0;
+  std::size_t d = 0;
+  const T* Y = nullptr;  // n × ky: targets, ±1 labels per head, or a class index (softmax)
+  std::size_t ky = 1;
+  const T* sample_weight = nullptr;  // n weights (class weights folded in), or null for ones
+};
+
+struct TrainSettings {
+  std::size_t heads = 1;
+  Task task = Task::regression;
+  std::size_t batch_size = 1;
+  std::int64_t max_epochs = 5;
+  double tol = -std::numeric_limits<double>::infinity();  // -inf: no tolerance stop
+  std::int64_t n_iter_no_change = 5;
+  bool early_stopping = false;  // judge epochs by the validation score instead of the loss
+  bool shuffle = true;
+  std::uint64_t seed = 0;
+  Penalty penalty = Penalty::none;
+  double alpha = 0.0;
+  double l1_ratio = 0.15;
+  bool fit_intercept = true;
+  double target_loss = -std::numeric_limits<double>::infinity();
+  std::int64_t record_every = 0;  // 0: no parameter path
+  int threads = 0;
+};
+
+// Everything a fit changes, owned by the caller so a later fit (partial_fit, warm start, a
+// resumed run) continues exactly where this one stopped.
+template <class T>
+struct TrainState {
+  T* params = nullptr;             // K*d + K
+  T* opt_state[3] = {nullptr, nullptr, nullptr};
+  std::int64_t opt_step = 0;       // optimizer updates so far
+  double mu_product = 1.0;         // NAdam's running product
+  std::int64_t t = 0;              // schedule clock: updates so far
+  std::int64_t epoch = 0;          // epochs so far (seeds the shuffle)
+  double l1_u = 0.0;               // l1 penalty each weight could have received so far
+  T* l1_q = nullptr;               // l1 penalty each weight did receive (K*d)
+};
+
+enum class Status { max_epochs, converged, target_reached, diverged, interrupted };
+
+struct TrainResult {
+  std::vector<double> loss;       // per epoch: mean (weighted) loss seen during it + penalty
+  std::vector<double> lr;         // per epoch: the last learning rate used
+  std::vector<double> val_loss;   // per epoch, when there is a validation set
+  std::vector<double> val_score;  // per epoch: R² or accuracy on the validation set
+  std::vector<double> path;       // params every record_every steps (row-major, K*d+K each)
+  std::int64_t epochs = 0;
+  Status status = Status::max_epochs;
+  std::int64_t bad_step = -1;     // the update whose result was not finite
+  double bad_lr = 0.0;
+};
+
+// Per-row loss and derivatives for the K heads; see IndependentHeads / SoftmaxHead.
+template <class Loss>
+struct IndependentHeads {
+  Loss loss;
+  template <class T>
+  GDCORE_INLINE T eval(const T* p, const T* y, std::size_t k, T* dp) const {
+    T total = T(0);
+    for (std::size_t h = 0; h < k; ++h) {
+      total = total + loss.loss(p[h], y[h]);
+      dp[h] = loss.dloss(p[h], y[h]);
+    }
+    return total;
+  }
+};
+
+template <class Softmax>
+struct SoftmaxHead {
+  Softmax softmax;
+  template <class T>
+  GDCORE_INLINE T eval(const T* p, const T* y, std::size_t k, T* dp) const {
+    return softmax.loss_grad(p, k, static_cast<std::size_t>(y[0]), dp);
+  }
+};
+
+namespace detail {
+
+inline constexpr std::size_t kMaxStackHeads = 64;
+
+// Rows [begin, end) of `order` into one gradient buffer (K*d + K) and a loss sum.
+template <class T, class Head>
+struct BatchBody {
+  const LinearData<T>* data;
+  const Head* head;
+  const T* params;
+  const std::int64_t* order;
+  std::size_t heads;
+  T* grad;         // zeroed by the caller
+  double* loss;    // weighted loss sum of these rows
+
+  GDCORE_INLINE void operator()(std::size_t begin, std::size_t end) const {
+    const std::size_t d = data->d, k = heads;
+    const T* W = params;
+    const T* b = params + k * d;
+    T* G = grad;
+    T* Gb = grad + k * d;
+    std::vector<T> heap;
+    T stack[2 * kMaxStackHeads];
+    T* p = stack;
+    if (k > kMaxStackHeads) {
+      heap.resize(2 * k);
+      p = heap.data();
+    }
+    T* dp = p + k;
+    double sum = 0.0;
+    for (std::size_t r = begin; r < end; ++r) {
+      const std::size_t row = static_cast<std::size_t>(order[r]);
+      const T* __restrict x = data->X + row * d;
+      for (std::size_t h = 0; h < k; ++h) p[h] = dot_lanes(x, W + h * d, d) + b[h];
+      const T sw = data->sample_weight ? data->sample_weight[row] : T(1);
+      const T l = head->eval(p, data->Y + row * data->ky, k, dp);
+      sum += static_cast<double>(sw * l);
+      for (std::size_t h = 0; h < k; ++h) {
+        const T dk = sw * dp[h];
+        T* __restrict g = G + h * d;
+#pragma omp simd
+        for (std::size_t j = 0; j < d; ++j) g[j] = g[j] + dk * x[j];
+        Gb[h] = Gb[h] + dk;
+      }
+    }
+    *loss = sum;
+  }
+};
+
+// Predictions of the K heads for rows [begin, end) of `order`, into out (rows × K).
+template <class T>
+struct PredictBody {
+  const LinearData<T>* data;
+  const T* params;
+  const std::int64_t* order;
+  std::size_t heads;
+  T* out;
+  GDCORE_INLINE void operator()(std::size_t begin, std::size_t end) const {
+    const std::size_t d = data->d, k = heads;
+    for (std::size_t r = begin; r < end; ++r) {
+      const T* x = data->X + static_cast<std::size_t>(order[r]) * d;
+      for (std::size_t h = 0; h < k; ++h)
+        out[r * k + h] = dot_lanes(x, params + h * d, d) + params[k * d + h];
+    }
+  }
+};
+
+}  // namespace detail
+
+// How many row chunks a batch of `rows` is split into: its thread count if the work pays for
+// them, else 1. The NumPy twin asks the same question.
+inline std::size_t batch_chunks(std::size_t rows, std::size_t d, std::size_t heads, int threads) {
+  const std::size_t want = static_cast<std::size_t>(resolve_threads(threads));
+  if (want <= 1 || rows * d * heads < kParallelBatchWork) return 1;
+  return std::min(want, rows);
+}
+
+// Gradient of the mean weighted loss over rows order[begin:end) (no penalty); returns the
+// weighted loss sum. `scratch` holds one buffer per chunk beyond the first.
+template <class T, class Head>
+double batch_gradient(const LinearData<T>& data, const Head& head, const T* params,
+                      const std::int64_t* order, std::size_t begin, std::size_t end,
+                      std::size_t heads, int threads, T* grad, std::vector<T>& scratch) {
+  const std::size_t size = heads * data.d + heads;
+  const std::size_t rows = end - begin;
+  const std::size_t chunks = batch_chunks(rows, data.d, heads, threads);
+  std::fill(grad, grad + size, T(0));
+  double loss = 0.0;
+  if (chunks == 1) {
+    run_dispatched(detail::BatchBody<T, Head>{&data, &head, params, order, heads, grad, &loss},
+                   begin, end);
+  } else {
+    scratch.assign((chunks - 1) * size, T(0));
+    std::vector<double> losses(chunks, 0.0);
+    const std::size_t per = (rows + chunks - 1) / chunks;
+#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const std::size_t lo = begin + std::min(rows, c * per);
+      const std::size_t hi = begin + std::min(rows, (c + 1) * per);
+      T* target = c == 0 ? grad : scratch.data() + (c - 1) * size;
+      run_dispatched(detail::BatchBody<T, Head>{&data, &head, params, order, heads, target,
+                                                &losses[c]},
+                     lo, hi);
+    }
+    for (std::size_t c = 1; c < chunks; ++c) {
+      const T* part = scratch.data() + (c - 1) * size;
+      for (std::size_t j = 0; j < size; ++j) grad[j] = grad[j] + part[j];
+    }
+    for (std::size_t c = 0; c < chunks; ++c) loss += losses[c];
+  }
+  const T count = T(static_cast<double>(rows));
+  for (std::size_t j = 0; j < size; ++j) grad[j] = grad[j] / count;
+  return loss;
+}
+
+// The penalty term of the objective: alpha (½ (1 - l1_ratio) ‖W‖² + l1_ratio ‖W‖₁).
+template <class T>
+double penalty_value(const TrainSettings& s, const T* W, std::size_t count) {
+  if (s.penalty == Penalty::none || s.alpha == 0.0) return 0.0;
+  const double l1 = s.penalty == Penalty::l2 ? 0.0 : (s.penalty == Penalty::l1 ? 1.0 : s.l1_ratio);
+  double sq = 0.0, ab = 0.0;
+  for (std::size_t j = 0; j < count; ++j) {
+    const double w = static_cast<double>(W[j]);
+    sq += w * w;
+    ab += std::fabs(w);
+  }
+  return s.alpha * (0.5 * (1.0 - l1) * sq + l1 * ab);
+}
+
+// Mean weighted loss and score (R² averaged over heads, or accuracy) over rows `order`.
+template <class T, class Head>
+void evaluate(const LinearData<T>& data, const Head& head, const TrainSettings& s,
+              const T* params, const std::vector<std::int64_t>& rows, double* mean_loss,
+              double* score) {
+  const std::size_t k = s.heads, m = rows.size();
+  std::vector<T> pred(m * k);
+  run_dispatched(detail::PredictBody<T>{&data, params, rows.data(), k, pred.data()}, 0, m);
+  std::vector<T> dp(k);
+  double loss = 0.0, weight = 0.0, correct = 0.0;
+  std::vector<double> sum_y(k, 0.0), sum_yy(k, 0.0), sum_res(k, 0.0);
+  for (std::size_t r = 0; r < m; ++r) {
+    const std::size_t row = static_cast<std::size_t>(rows[r]);
+    const T* p = pred.data() + r * k;
+    const T* y = data.Y + row * data.ky;
+    const double sw = data.sample_weight ? static_cast<double>(data.sample_weight[row]) : 1.0;
+    loss += sw * static_cast<double>(head.eval(p, y, k, dp.data()));
+    weight += sw;
+    switch (s.task) {
+      case Task::regression:
+        for (std::size_t h = 0; h < k; ++h) {
+          const double yv = static_cast<double>(y[h]), res = yv - static_cast<double>(p[h]);
+          sum_y[h] += sw * yv;
+          sum_yy[h] += sw * yv * yv;
+          sum_res[h] += sw * res * res;
+        }
+        break;
+      case Task::binary: correct += sw * (((p[0] > T(0)) == (y[0] > T(0))) ? 1.0 : 0.0); break;
+      case Task::ovr: {
+        const std::size_t guess = static_cast<std::size_t>(std::max_element(p, p + k) - p);
+        correct += sw * (y[guess] > T(0) ? 1.0 : 0.0);
+        break;
+      }
+      case Task::softmax: {
+        const std::size_t guess = static_cast<std::size_t>(std::max_element(p, p + k) - p);
+        correct += sw * (guess == static_cast<std::size_t>(y[0]) ? 1.0 : 0.0);
+        break;
+      }
+    }
+  }
+  *mean_loss = weight > 0 ? loss / weight : 0.0;
+  if (s.task == Task::regression) {
+    double r2 = 0.0;
+    for (std::size_t h = 0; h < k; ++h) {
+      const double mean = sum_y[h] / weight;
+      const double total = sum_yy[h] - weight * mean * mean;
+      r2 += total > 0 ? 1.0 - sum_res[h] / total : (sum_res[h] == 0 ? 1.0 : 0.0);
+    }
+    *score = r2 / static_cast<double>(k);
+  } else {
+    *score = weight > 0 ? correct / weight : 0.0;
+  }
+}
+
+// A schedule that always answers the optimizer's own learning rate.
+struct ConstantRate {
+  double value;
+  double lr(std::int64_t) const { return value; }
+  void observe(double) {}
+};
+
+// Poll is called between steps about every 50 ms; returning true stops the fit (Ctrl-C).
+using Poll = std::function<bool()>;
+
+// Train the model in `state` on rows `train` of `data`; `valid` (possibly empty) is the held-out
+// set scored after each epoch. `opt` carries the optimizer and its options; its learning rate is
+// replaced at every step by `schedule.lr(t)`.
+template <class T, class Head, class Schedule>
+TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64_t>& train,
+                         const std::vector<std::int64_t>& valid, const Head& head,
+                         const TrainSettings& s, OptimizerConfig opt, Schedule& schedule,
+                         TrainState<T>& state, const Poll& poll) {
+  using Clock = std::chrono::steady_clock;
+  TrainResult result;
+  const std::size_t k = s.heads, d = data.d;
+  const std::size_t size = k * d + k;
+  const std::size_t weights = k * d;
+  const std::size_t stepped = s.fit_intercept ? size : weights;
+  const std::size_t n_train = train.size();
+  const std::size_t batch = std::max<std::size_t>(1, std::min(s.batch_size, n_train));
+  const double l1_share =
+      s.penalty == Penalty::l1 ? 1.0 : (s.penalty == Penalty::elasticnet ? s.l1_ratio : 0.0);
+  const double l2_alpha =
+      (s.penalty == Penalty::l2 || s.penalty == Penalty::elasticnet) ? s.alpha * (1.0 - l1_share)
+                                                                      : 0.0;
+  const auto needed = opt.states_needed();
+  const std::size_t n_states = state_count(opt.kind);
+
+  std::vector<T> grad(size), scratch;
+  std::vector<std::int64_t> order(train);
+  // A copy of everything a step changes, taken at the start of each epoch: divergence rolls back
+  // to it.
+  std::vector<T> saved_params(size), saved_q(state.l1_q ? weights : 0);
+  std::vector<std::vector<T>> saved_states(n_states);
+  TrainState<T> saved = state;
+
+  auto record_path = [&] {
+    result.path.insert(result.path.end(), state.params, state.params + size);
+  };
+  if (s.record_every > 0) record_path();
+
+  double best_loss = std::numeric_limits<double>::infinity();
+  double best_score = -std::numeric_limits<double>::infinity();
+  std::int64_t no_improvement = 0;
+  auto last_poll = Clock::now();
+  std::size_t rows_since_poll = 0;
+  double lr = opt.lr();
+
+  for (std::int64_t e = 0; e < s.max_epochs; ++e) {
+    // Snapshot for divergence.
+    std::copy(state.params, state.params + size, saved_params.begin());
+    for (std::size_t i = 0; i < n_states; ++i)
+      if (state.opt_state[i]) saved_states[i].assign(state.opt_state[i], state.opt_state[i] + size);
+    if (state.l1_q) std::copy(state.l1_q, state.l1_q + weights, saved_q.begin());
+    saved = state;
+
+    if (s.shuffle) {
+      std::copy(train.begin(), train.end(), order.begin());
+      SplitMix64 rng = epoch_stream(s.seed, static_cast<std::uint64_t>(state.epoch));
+      gdcore::shuffle(order.data(), order.size(), rng);
+    }
+    double loss_sum = 0.0;
+    bool diverged = false, interrupted = false;
+    for (std::size_t begin = 0; begin < n_train; begin += batch) {
+      const std::size_t end = std::min(n_train, begin + batch);
+      const double batch_loss = batch_gradient(data, head, state.params, order.data(), begin, end,
+                                               k, s.threads, grad.data(), scratch);
+      if (!std::isfinite(batch_loss)) {
+        diverged = true;
+        result.bad_step = state.t;
+        result.bad_lr = lr;
+        break;
+      }
+      loss_sum += batch_loss;
+      if (l2_alpha != 0.0) {
+        const T a = T(l2_alpha);
+        for (std::size_t j = 0; j < weights; ++j) grad[j] = grad[j] + a * state.params[j];
+      }
+      lr = schedule.lr(state.t);
+      opt.set_lr(lr);
+      state.opt_step += 1;
+      T* states[3] = {needed[0] ? state.opt_state[0] : nullptr,
+                      needed[1] ? state.opt_state[1] : nullptr,
+                      needed[2] ? state.opt_state[2] : nullptr};
+      optimizer_step<T>(opt, state.params, grad.data(), states, stepped, state.opt_step,
+                        &state.mu_product, 1);
+      if (l1_share != 0.0 && s.alpha != 0.0) {
+        state.l1_u += lr * s.alpha * l1_share;
+        const T u = T(state.l1_u);
+        for (std::size_t j = 0; j < weights; ++j) {
+          const T z = state.params[j];
+          if (z > T(0)) {
+            state.params[j] = std::max(T(0), z - (u + state.l1_q[j]));
+          } else if (z < T(0)) {
+            state.params[j] = std::min(T(0), z + (u - state.l1_q[j]));
+          }
+          state.l1_q[j] = state.l1_q[j] + (state.params[j] - z);
+        }
+      }
+      state.t += 1;
+      if (s.record_every > 0 && state.t % s.record_every == 0) record_path();
+      rows_since_poll += end - begin;
+      if (rows_since_poll >= 4096) {
+        rows_since_poll = 0;
+        const auto now = Clock::now();
+        if (now - last_poll > std::chrono::milliseconds(50)) {
+          last_poll = now;
+          if (poll && poll()) {
+            interrupted = true;
+            break;
+          }
+        }
+      }
+    }
+    if (interrupted) {
+      result.status = Status::interrupted;
+      break;
+    }
+    bool finite = !diverged;
+    for (std::size_t j = 0; finite && j < size; ++j) finite = std::isfinite(state.params[j]);
+    if (!finite) {
+      if (!diverged) {
+        result.bad_step = state.t - 1;
+        result.bad_lr = lr;
+      }
+      std::copy(saved_params.begin(), saved_params.end(), state.params);
+      for (std::size_t i = 0; i < n_states; ++i)
+        if (state.opt_state[i]) std::copy(saved_states[i].begin(), saved_states[i].end(), state.opt_state[i]);
+      if (state.l1_q) std::copy(saved_q.begin(), saved_q.end(), state.l1_q);
+      state = saved;
+      result.status = Status::diverged;
+      break;
+    }
+
+    state.epoch += 1;
+    result.epochs += 1;
+    const double epoch_loss =
+        loss_sum / static_cast<double>(n_train) + penalty_value(s, state.params, weights);
+    result.loss.push_back(epoch_loss);
+    result.lr.push_back(lr);
+    double metric_for_schedule = epoch_loss;
+    if (!valid.empty()) {
+      double vloss = 0.0, vscore = 0.0;
+      evaluate(data, head, s, state.params, valid, &vloss, &vscore);
+      result.val_loss.push_back(vloss);
+      result.val_score.push_back(vscore);
+      metric_for_schedule = vloss;
+      if (s.early_stopping) {
+        no_improvement = (vscore < best_score + s.tol) ? no_improvement + 1 : 0;
+        best_score = std::max(best_score, vscore);
+      }
+    }
+    if (!s.early_stopping) {
+      no_improvement = (epoch_loss > best_loss - s.tol) ? no_improvement + 1 : 0;
+      best_loss = std::min(best_loss, epoch_loss);
+    }
+    schedule.observe(metric_for_schedule);
+    if (epoch_loss <= s.target_loss) {
+      result.status = Status::target_reached;
+      break;
+    }
+    if (s.tol > -std::numeric_limits<double>::infinity() && no_improvement >= s.n_iter_no_change) {
+      result.status = Status::converged;
+      break;
+    }
+  }
+  return result;
+}
+
+}  // namespace gdcore

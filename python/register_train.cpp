@@ -1,0 +1,268 @@
+// The linear training loop: convert and check the arrays, pick the loss and schedule, release the
+// GIL, run gdcore::train_linear, hand back the history. No maths here.
+#include <Python.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "gdcore/losses.hpp"
+#include "gdcore/rng.hpp"
+#include "gdcore/schedules.hpp"
+#include "gdcore/train.hpp"
+
+namespace gdcore::bind {
+
+namespace {
+
+Task task_from_name(const std::string& name) {
+  if (name == "regression") return Task::regression;
+  if (name == "binary") return Task::binary;
+  if (name == "ovr") return Task::ovr;
+  if (name == "softmax") return Task::softmax;
+  throw py::value_error("unknown task '" + name + "'");
+}
+
+Penalty penalty_from_name(const std::string& name) {
+  if (name == "none") return Penalty::none;
+  if (name == "l2") return Penalty::l2;
+  if (name == "l1") return Penalty::l1;
+  if (name == "elasticnet") return Penalty::elasticnet;
+  throw py::value_error("unknown penalty '" + name + "'; expected l2, l1, elasticnet or None");
+}
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::max_epochs: return "max_epochs";
+    case Status::converged: return "converged";
+    case Status::target_reached: return "target_reached";
+    case Status::diverged: return "diverged";
+    case Status::interrupted: return "interrupted";
+  }
+  return "?";
+}
+
+std::vector<std::int64_t> rows_from(const py::object& obj, std::size_t n, const char* name) {
+  auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
+  if (!arr) throw py::type_error(std::string(name) + " must be an array of row indices");
+  std::vector<std::int64_t> rows(arr.data(), arr.data() + arr.size());
+  for (std::int64_t r : rows)
+    if (r < 0 || static_cast<std::size_t>(r) >= n)
+      throw py::value_error(std::string(name) + " holds row " + std::to_string(r) +
+                            ", outside [0, " + std::to_string(n) + ")");
+  return rows;
+}
+
+// The schedule the loop asks for each step's learning rate: a gdcore schedule, or the optimizer's
+// own constant rate.
+struct ScheduleRef {
+  Schedule* schedule;
+  double constant;
+  double lr(std::int64_t t) const { return schedule ? schedule->lr(t) : constant; }
+  void observe(double metric) {
+    if (schedule) schedule->observe(metric);
+  }
+};
+
+struct Arrays {
+  FloatArray X, Y, sample_weight, params;
+  std::array<FloatArray, 3> opt_state;
+  std::array<bool, 3> has_state{false, false, false};
+  FloatArray l1_q;
+  bool has_q = false;
+  bool has_weight = false;
+};
+
+template <class T>
+py::dict run(const Arrays& a, const std::vector<std::int64_t>& train,
+             const std::vector<std::int64_t>& valid, const TrainSettings& s,
+             const OptimizerConfig& opt, LossKind loss, double epsilon, Schedule* schedule,
+             py::array_t<std::int64_t>& counters, py::array_t<double>& floats) {
+  LinearData<T> data;
+  data.X = a.X.ptr<const T>();
+  data.n = static_cast<std::size_t>(a.X.array.shape(0));
+  data.d = static_cast<std::size_t>(a.X.array.shape(1));
+  data.Y = a.Y.ptr<const T>();
+  data.ky = a.Y.array.ndim() == 2 ? static_cast<std::size_t>(a.Y.array.shape(1)) : 1;
+  data.sample_weight = a.has_weight ? a.sample_weight.ptr<const T>() : nullptr;
+
+  auto c = counters.mutable_unchecked<1>();
+  auto f = floats.mutable_unchecked<1>();
+  TrainState<T> state;
+  state.params = a.params.ptr<T>();
+  for (int i = 0; i < 3; ++i) state.opt_state[i] = a.has_state[i] ? a.opt_state[i].ptr<T>() : nullptr;
+  state.opt_step = c(0);
+  state.t = c(1);
+  state.epoch = c(2);
+  state.mu_product = f(0);
+  state.l1_u = f(1);
+  state.l1_q = a.has_q ? a.l1_q.ptr<T>() : nullptr;
+
+  ScheduleRef sched{schedule, opt.lr()};
+  Poll poll = [] {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  };
+  TrainResult r;
+  {
+    py::gil_scoped_release release;
+    if (s.task == Task::softmax) {
+      SoftmaxHead<SoftmaxCrossEntropy> head{SoftmaxCrossEntropy{}};
+      r = train_linear<T>(data, train, valid, head, s, opt, sched, state, poll);
+    } else {
+      with_loss(loss, epsilon, [&](auto loss_struct) {
+        IndependentHeads<decltype(loss_struct)> head{loss_struct};
+        r = train_linear<T>(data, train, valid, head, s, opt, sched, state, poll);
+      });
+    }
+  }
+  c(0) = state.opt_step;
+  c(1) = state.t;
+  c(2) = state.epoch;
+  f(0) = state.mu_product;
+  f(1) = state.l1_u;
+  if (PyErr_Occurred()) throw py::error_already_set();  // Ctrl-C: KeyboardInterrupt
+
+  py::dict out;
+  out["loss"] = r.loss;
+  out["lr"] = r.lr;
+  out["val_loss"] = r.val_loss;
+  out["val_score"] = r.val_score;
+  const std::size_t size = static_cast<std::size_t>(a.params.size);
+  py::array_t<double> path({static_cast<py::ssize_t>(r.path.size() / size),
+                            static_cast<py::ssize_t>(size)});
+  std::copy(r.path.begin(), r.path.end(), path.mutable_data());
+  out["path"] = path;
+  out["epochs"] = r.epochs;
+  out["status"] = status_name(r.status);
+  out["bad_step"] = r.bad_step;
+  out["bad_lr"] = r.bad_lr;
+  return out;
+}
+
+}  // namespace
+
+void register_train(py::module_& m) {
+  m.attr("PARALLEL_BATCH_WORK") = kParallelBatchWork;
+  m.attr("DOT_LANES") = kDotLanes;
+
+  m.def(
+      "batch_chunks",
+      [](std::size_t rows, std::size_t d, std::size_t heads, int num_threads) {
+        return batch_chunks(rows, d, heads, num_threads);
+      },
+      py::arg("rows"), py::arg("d"), py::arg("heads"), py::arg("num_threads"),
+      "How many row chunks (threads) the loop splits a batch of this size into.");
+
+  m.def(
+      "shuffled_order",
+      [](py::object rows, std::uint64_t seed, std::uint64_t epoch) {
+        auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>(rows);
+        py::array_t<std::int64_t> out(arr.size());
+        std::copy(arr.data(), arr.data() + arr.size(), out.mutable_data());
+        SplitMix64 rng = epoch_stream(seed, epoch);
+        shuffle(out.mutable_data(), static_cast<std::size_t>(out.size()), rng);
+        return out;
+      },
+      py::arg("rows"), py::arg("seed"), py::arg("epoch"),
+      "The order the loop visits `rows` in during epoch `epoch` (SplitMix64 + Fisher-Yates).");
+
+  m.def(
+      "train_linear",
+      [](py::object X, py::object Y, py::object sample_weight, py::object train_rows,
+         py::object valid_rows, py::object params, py::list opt_state, py::object l1_q,
+         py::array_t<std::int64_t> counters, py::array_t<double> floats, const std::string& task,
+         std::size_t heads, const std::string& loss, double epsilon, const std::string& optimizer,
+         py::dict optimizer_options, py::object schedule, std::size_t batch_size,
+         std::int64_t max_epochs, double tol, std::int64_t n_iter_no_change, bool early_stopping,
+         bool shuffle, std::uint64_t seed, const std::string& penalty, double alpha,
+         double l1_ratio, bool fit_intercept, double target_loss, std::int64_t record_every,
+         int num_threads) {
+        Arrays a;
+        a.X = float_array(X, "X");
+        if (a.X.array.ndim() != 2) throw py::value_error("X must be 2-D (n_samples, n_features)");
+        if (!is_c_contiguous(a.X.array)) throw py::value_error("X must be C-contiguous");
+        a.Y = float_array(Y, "y");
+        if (!is_c_contiguous(a.Y.array)) throw py::value_error("y must be C-contiguous");
+        if (a.Y.dtype != a.X.dtype) throw py::type_error("y must have X's dtype");
+        const std::size_t n = static_cast<std::size_t>(a.X.array.shape(0));
+        const std::size_t d = static_cast<std::size_t>(a.X.array.shape(1));
+        if (static_cast<std::size_t>(a.Y.array.shape(0)) != n)
+          throw py::value_error("y has " + std::to_string(a.Y.array.shape(0)) + " rows but X has " +
+                                std::to_string(n));
+        if (!sample_weight.is_none()) {
+          a.sample_weight = float_array(sample_weight, "sample_weight");
+          if (a.sample_weight.dtype != a.X.dtype || a.sample_weight.size != n ||
+              !is_c_contiguous(a.sample_weight.array))
+            throw py::value_error("sample_weight must be a contiguous (n_samples,) array of X's dtype");
+          a.has_weight = true;
+        }
+        a.params = writable_array(params, "params");
+        if (a.params.dtype != a.X.dtype || a.params.size != heads * d + heads)
+          throw py::value_error("params must hold heads * (n_features + 1) values of X's dtype");
+        if (opt_state.size() != 3) throw py::value_error("opt_state must list 3 entries");
+        for (int i = 0; i < 3; ++i) {
+          if (opt_state[i].is_none()) continue;
+          a.opt_state[i] = writable_array(opt_state[i], "opt_state[" + std::to_string(i) + "]");
+          require_like(a.opt_state[i], "opt_state", a.params, "params");
+          a.has_state[i] = true;
+        }
+        if (!l1_q.is_none()) {
+          a.l1_q = writable_array(l1_q, "l1_q");
+          if (a.l1_q.dtype != a.X.dtype || a.l1_q.size != heads * d)
+            throw py::value_error("l1_q must hold heads * n_features values");
+          a.has_q = true;
+        }
+        if (counters.size() != 3 || floats.size() != 2)
+          throw py::value_error("counters must hold 3 and floats 2 values");
+
+        TrainSettings s;
+        s.heads = heads;
+        s.task = task_from_name(task);
+        s.batch_size = batch_size;
+        s.max_epochs = max_epochs;
+        s.tol = tol;
+        s.n_iter_no_change = n_iter_no_change;
+        s.early_stopping = early_stopping;
+        s.shuffle = shuffle;
+        s.seed = seed;
+        s.penalty = penalty_from_name(penalty);
+        s.alpha = alpha;
+        s.l1_ratio = l1_ratio;
+        s.fit_intercept = fit_intercept;
+        s.target_loss = target_loss;
+        s.record_every = record_every;
+        s.threads = num_threads;
+        if ((s.penalty == Penalty::l1 || s.penalty == Penalty::elasticnet) && !a.has_q)
+          throw py::value_error("l1_q is required with an l1 or elasticnet penalty");
+
+        OptimizerConfig opt = optimizer_config(optimizer_from_name(optimizer), optimizer_options);
+        const auto needed = opt.states_needed();
+        for (int i = 0; i < 3; ++i)
+          if (needed[i] && !a.has_state[i])
+            throw py::value_error("opt_state[" + std::to_string(i) + "] is required by " + optimizer);
+        Schedule* sched = schedule.is_none() ? nullptr : schedule.cast<Schedule*>();
+        const LossKind kind = s.task == Task::softmax ? LossKind::log_loss : loss_from_name(loss);
+        std::vector<std::int64_t> train = rows_from(train_rows, n, "train_rows");
+        std::vector<std::int64_t> valid = rows_from(valid_rows, n, "valid_rows");
+        if (train.empty()) throw py::value_error("there are no training rows");
+        if (a.X.dtype == Dtype::f32)
+          return run<float>(a, train, valid, s, opt, kind, epsilon, sched, counters, floats);
+        return run<double>(a, train, valid, s, opt, kind, epsilon, sched, counters, floats);
+      },
+      py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("train_rows"),
+      py::arg("valid_rows"), py::arg("params"), py::arg("opt_state"), py::arg("l1_q"),
+      py::arg("counters").noconvert(), py::arg("floats").noconvert(), py::kw_only(),
+      py::arg("task"), py::arg("heads"), py::arg("loss"), py::arg("epsilon"),
+      py::arg("optimizer"), py::arg("optimizer_options"), py::arg("schedule"),
+      py::arg("batch_size"), py::arg("max_epochs"), py::arg("tol"), py::arg("n_iter_no_change"),
+      py::arg("early_stopping"), py::arg("shuffle"), py::arg("seed"), py::arg("penalty"),
+      py::arg("alpha"), py::arg("l1_ratio"), py::arg("fit_intercept"), py::arg("target_loss"),
+      py::arg("record_every"), py::arg("num_threads"));
+}
+
+}  // namespace gdcore::bind

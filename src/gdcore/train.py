@@ -1,0 +1,424 @@
+"""Train linear models by batch, stochastic or mini-batch gradient descent, in one compiled loop.
+
+:func:`fit_linear` checks the data and options, encodes the targets, and hands everything to the
+C++ loop (``gdcore._core.train_linear``), which runs every epoch without the GIL. The same
+preparation drives the NumPy twin of the loop (:func:`gdcore.reference.train.fit_linear`).
+
+``batch_size`` is the one knob: ``None`` or ``n`` gives batch gradient descent (one step per
+epoch on the whole data), ``1`` stochastic gradient descent, anything between mini-batches.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gdcore import _core
+from gdcore import _validate as check
+
+__all__ = ["fit_linear", "LinearFit", "History", "DivergenceError", "DivergenceWarning"]
+
+REGRESSION_LOSSES = (
+    "squared_error",
+    "huber",
+    "epsilon_insensitive",
+    "squared_epsilon_insensitive",
+)
+CLASSIFICATION_LOSSES = (
+    "log_loss",
+    "hinge",
+    "squared_hinge",
+    "modified_huber",
+    "perceptron",
+)
+
+# Optimizer names accepted by the trainers, with the options they imply.
+OPTIMIZERS = {
+    "sgd": ("sgd", {}),
+    "momentum": ("sgd", {"momentum": 0.9}),
+    "nesterov": ("sgd", {"momentum": 0.9, "nesterov": True}),
+    "adagrad": ("adagrad", {}),
+    "rmsprop": ("rmsprop", {}),
+    "adam": ("adam", {}),
+    "adamw": ("adam", {"decoupled_weight_decay": True, "weight_decay": 1e-2}),
+    "adamax": ("adamax", {}),
+    "nadam": ("nadam", {}),
+}
+_STATE_ORDER = {
+    "sgd": ("momentum_buffer",),
+    "adagrad": ("sum",),
+    "rmsprop": ("square_avg", "grad_avg", "momentum_buffer"),
+    "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    "adamax": ("exp_avg", "exp_inf"),
+    "nadam": ("exp_avg", "exp_avg_sq"),
+}
+
+
+class DivergenceError(FloatingPointError, ValueError):
+    """The loss or the parameters stopped being finite; the last finite parameters were kept."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Like DivergenceError, when the trainer was asked to warn instead of raising."""
+
+
+@dataclass
+class History:
+    """What happened during a fit, one entry per completed epoch."""
+
+    loss: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_score: list = field(default_factory=list)
+    epochs: int = 0
+    status: str = "max_epochs"
+    path: np.ndarray | None = None
+
+    @property
+    def converged(self) -> bool:
+        return self.status in ("converged", "target_reached")
+
+
+@dataclass
+class LinearFit:
+    """The result of :func:`fit_linear`.
+
+    ``coef`` is (n_features,) for one head and (n_heads, n_features) for several; ``intercept``
+    likewise (a float for one head). ``state`` holds what a further call needs to continue the
+    fit exactly (pass it back as ``init``).
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray | float
+    history: History
+    classes: np.ndarray | None
+    task: str
+    state: dict
+
+    def decision_function(self, X) -> np.ndarray:
+        """X·coefᵀ + intercept: one column per head (a vector for a single head)."""
+        X = np.asarray(X, dtype=self.coef.dtype)
+        return X @ self.coef.T + self.intercept
+
+
+def _as_matrix(X, name="X"):
+    """X as a C-contiguous float32/float64 matrix, copied only when it must be."""
+    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
+        raise TypeError(f"{name} is a sparse matrix; gdcore's linear trainer needs a dense array")
+    arr = np.asarray(X)
+    if arr.dtype == object or arr.dtype.kind in "cUSV":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} has no rows (shape {arr.shape})")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has no features (shape {arr.shape})")
+    dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+    arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(f"{name} contains NaN or infinity (first in row {row})")
+    return arr
+
+
+def _as_vector(values, n, dtype, name):
+    arr = np.asarray(values)
+    if arr.dtype == object or arr.dtype.kind in "cUSV":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity (first at {int(np.argmax(~np.isfinite(arr)))})")
+    return arr
+
+
+def _encode_targets(y, n, dtype, task):
+    """Targets as the loop reads them: (n, heads) values, ±1 labels or class indices."""
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[0] != n:
+        raise ValueError(f"y has {y.shape[0] if y.ndim else 0} values but X has {n} rows")
+    if task == "regression":
+        if y.dtype == object or y.dtype.kind in "cUSV":
+            raise TypeError(f"y must hold real numbers for regression, got dtype {y.dtype}")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
+        Y = np.ascontiguousarray(y, dtype=dtype)
+        bad = ~np.isfinite(Y.reshape(n, -1)).all(axis=1)
+        if bad.any():
+            raise ValueError(f"y contains NaN or infinity (first in row {int(np.argmax(bad))})")
+        return Y.reshape(n, -1), None
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D for classification, got shape {y.shape}")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"y contains NaN or infinity (first in row {int(np.argmax(~np.isfinite(y)))})")
+    classes, index = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"y has a single class ({classes[0]!r}); classification needs two or more")
+    return index, classes
+
+
+def _optimizer(optimizer, lr, options):
+    """(core optimizer name, validated options dict incl. lr) from a name or an Optimizer."""
+    from gdcore import optim
+
+    if isinstance(optimizer, optim.Optimizer):
+        group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
+        kind = optimizer._kind
+        merged = dict(group)
+        if lr is not None:
+            merged["lr"] = lr
+        merged.update(options or {})
+        return kind, {k: optimizer._check_option(k, v) for k, v in merged.items()}
+    if not isinstance(optimizer, str):
+        raise TypeError(f"optimizer must be a name or a gdcore.optim optimizer, got {optimizer!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+    kind, implied = OPTIMIZERS[optimizer]
+    cls = {
+        "sgd": optim.SGD,
+        "adagrad": optim.Adagrad,
+        "rmsprop": optim.RMSprop,
+        "adam": optim.Adam,
+        "adamax": optim.Adamax,
+        "nadam": optim.NAdam,
+    }[kind]
+    merged = dict(implied)
+    merged.update(options or {})
+    merged["lr"] = 0.01 if lr is None else lr
+    probe = cls([np.zeros(1)], **merged)  # validates every option and fills the defaults
+    return kind, {k: v for k, v in probe.param_groups[0].items() if k != "params"}
+
+
+def _schedule(schedule, lr):
+    """A gdcore schedule object (or None) whose C++ twin the loop can call."""
+    if schedule is None:
+        return None
+    if isinstance(schedule, str):
+        from gdcore import schedules
+
+        return schedules.make_schedule(schedule, lr=lr)
+    if not hasattr(schedule, "_core"):
+        raise TypeError(f"schedule must be a gdcore.schedules object or a name, got {schedule!r}")
+    return schedule
+
+
+def _split_rows(n, validation_fraction, seed):
+    if validation_fraction is None:
+        return np.arange(n, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    fraction = check.real("validation_fraction", validation_fraction, low=0.0, high=1.0,
+                          low_open=True, high_open=True)  # fmt: skip
+    n_valid = max(1, int(math.ceil(fraction * n)))
+    if n_valid >= n:
+        raise ValueError(f"validation_fraction={fraction} leaves no training rows of {n}")
+    order = np.random.default_rng(seed).permutation(n).astype(np.int64)
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+
+def fit_linear(
+    X,
+    y,
+    *,
+    loss: str = "squared_error",
+    multiclass: str = "ovr",
+    optimizer="sgd",
+    lr: float | None = None,
+    optimizer_options: dict | None = None,
+    schedule=None,
+    batch_size: int | None = 32,
+    max_epochs: int = 100,
+    tol: float | None = 1e-3,
+    n_iter_no_change: int = 5,
+    shuffle: bool = True,
+    random_state: int = 0,
+    penalty: str | None = "l2",
+    alpha: float = 1e-4,
+    l1_ratio: float = 0.15,
+    fit_intercept: bool = True,
+    sample_weight=None,
+    epsilon: float = 0.1,
+    validation_fraction: float | None = None,
+    early_stopping: bool = False,
+    target_loss: float | None = None,
+    record_every: int = 0,
+    num_threads: int | None = None,
+    init: dict | None = None,
+    on_divergence: str = "raise",
+    _kernel=None,
+) -> LinearFit:
+    """Fit a linear model by gradient descent; returns coefficients, intercepts and history.
+
+    loss: a regression loss ("squared_error", "huber", "epsilon_insensitive",
+        "squared_epsilon_insensitive") or a classification loss ("log_loss", "hinge",
+        "squared_hinge", "modified_huber", "perceptron"); classification labels may be any
+        values. With three or more classes, ``multiclass="ovr"`` trains one binary head per
+        class (one-vs-rest) and ``"softmax"`` one softmax cross-entropy model (log_loss only).
+    optimizer: "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adamax",
+        "nadam" or a :mod:`gdcore.optim` optimizer (its class and options are used).
+    lr, optimizer_options: the learning rate and other optimizer options.
+    schedule: None (constant ``lr``), a :mod:`gdcore.schedules` object, or a schedule name; its
+        clock ``t`` counts updates.
+    batch_size: rows per update; None means all rows (batch gradient descent).
+    tol, n_iter_no_change: stop when the epoch loss (or, with ``early_stopping``, the
+        validation score) has not improved by ``tol`` for ``n_iter_no_change`` epochs; None
+        turns this off.
+    penalty, alpha, l1_ratio: "l2", "l1", "elasticnet" or None. The l2 part is added to the
+        gradient; the l1 part is applied after each step by cumulative truncation (weights never
+        cross zero because of it), as scikit-learn's SGD does.
+    validation_fraction: hold out this share of the rows; its loss and score are recorded each
+        epoch and, with ``early_stopping``, decide when to stop.
+    target_loss: stop once an epoch's loss is at or below this.
+    record_every: keep the parameters every this many updates in ``history.path``.
+    init: the ``state`` of an earlier result, to continue from it exactly.
+    on_divergence: "raise" (DivergenceError) or "warn" (DivergenceWarning); either way the
+        parameters are those of the last epoch that ended finite.
+    """
+    loss = check.choice("loss", loss, REGRESSION_LOSSES + CLASSIFICATION_LOSSES)
+    multiclass = check.choice("multiclass", multiclass, ("ovr", "softmax"))
+    on_divergence = check.choice("on_divergence", on_divergence, ("raise", "warn"))
+    X = _as_matrix(X)
+    n, d = X.shape
+    dtype = X.dtype
+    classifier = loss in CLASSIFICATION_LOSSES
+    if classifier:
+        index, classes = _encode_targets(y, n, dtype, "classification")
+        if len(classes) == 2:
+            task, heads = "binary", 1
+            Y = np.where(index == 1, 1.0, -1.0).astype(dtype).reshape(n, 1)
+        elif multiclass == "softmax":
+            if loss != "log_loss":
+                raise ValueError("multiclass='softmax' needs loss='log_loss'")
+            task, heads = "softmax", len(classes)
+            Y = index.astype(dtype).reshape(n, 1)
+        else:
+            task, heads = "ovr", len(classes)
+            Y = np.where(index[:, None] == np.arange(heads), 1.0, -1.0).astype(dtype)
+    else:
+        Y, classes = _encode_targets(y, n, dtype, "regression")
+        task, heads = "regression", Y.shape[1]
+    Y = np.ascontiguousarray(Y)
+    if sample_weight is not None:
+        sample_weight = _as_vector(sample_weight, n, dtype, "sample_weight")
+        if (sample_weight < 0).any():
+            raise ValueError("sample_weight must be >= 0")
+    if batch_size is None:
+        batch_size = n
+    batch_size = check.integer("batch_size", batch_size, low=1)
+    max_epochs = check.integer("max_epochs", max_epochs, low=1)
+    n_iter_no_change = check.integer("n_iter_no_change", n_iter_no_change, low=1)
+    tol = -math.inf if tol is None else check.real("tol", tol)
+    shuffle = check.flag("shuffle", shuffle)
+    seed = check.integer("random_state", random_state, low=0) & ((1 << 64) - 1)
+    penalty = "none" if penalty is None else check.choice(
+        "penalty", penalty, ("l2", "l1", "elasticnet", "none")
+    )
+    alpha = check.real("alpha", alpha, low=0.0)
+    l1_ratio = check.real("l1_ratio", l1_ratio, low=0.0, high=1.0)
+    fit_intercept = check.flag("fit_intercept", fit_intercept)
+    epsilon = check.real("epsilon", epsilon, low=0.0)
+    early_stopping = check.flag("early_stopping", early_stopping)
+    if early_stopping and validation_fraction is None:
+        validation_fraction = 0.1
+    target = -math.inf if target_loss is None else check.real("target_loss", target_loss)
+    record_every = check.integer("record_every", record_every, low=0)
+    threads = check.num_threads(num_threads) or _core.get_num_threads()
+    kind, options = _optimizer(optimizer, lr, optimizer_options)
+    sched = _schedule(schedule, options["lr"])
+    train_rows, valid_rows = _split_rows(n, validation_fraction, seed)
+
+    size = heads * d + heads
+    state = _initial_state(init, kind, options, size, heads * d, dtype, penalty)
+    kernel = _core.train_linear if _kernel is None else _kernel
+    sched_arg = None
+    if sched is not None:
+        sched_arg = sched._core if _kernel is None else sched.to_reference()
+    raw = kernel(
+        X, Y, sample_weight, train_rows, valid_rows, state["params"], state["opt_state"],
+        state["l1_q"], state["counters"], state["floats"],
+        task=task, heads=heads, loss=loss if task != "softmax" else "log_loss", epsilon=epsilon,
+        optimizer=kind, optimizer_options=options, schedule=sched_arg, batch_size=batch_size,
+        max_epochs=max_epochs, tol=tol, n_iter_no_change=n_iter_no_change,
+        early_stopping=early_stopping, shuffle=shuffle, seed=seed, penalty=penalty, alpha=alpha,
+        l1_ratio=l1_ratio, fit_intercept=fit_intercept, target_loss=target,
+        record_every=record_every, num_threads=threads,
+    )  # fmt: skip
+    history = History(
+        loss=list(raw["loss"]),
+        lr=list(raw["lr"]),
+        val_loss=list(raw["val_loss"]),
+        val_score=list(raw["val_score"]),
+        epochs=int(raw["epochs"]),
+        status=raw["status"],
+        path=raw["path"] if record_every else None,
+    )
+    params = state["params"]
+    coef = params[: heads * d].reshape(heads, d)
+    intercept = params[heads * d :]
+    if heads == 1 and task != "softmax":
+        coef, intercept = coef[0], intercept[0]
+    fit = LinearFit(coef, intercept, history, classes, task, state)
+    if raw["status"] == "diverged":
+        message = (
+            f"training diverged at update {raw['bad_step']} (learning rate {raw['bad_lr']:.4g}): "
+            "the loss or the parameters stopped being finite. The parameters of the last epoch "
+            "that ended finite were kept; try a smaller learning rate (or scale the features)."
+        )
+        if on_divergence == "raise":
+            raise DivergenceError(message)
+        warnings.warn(message, DivergenceWarning, stacklevel=2)
+    return fit
+
+
+def _initial_state(init, kind, options, size, n_weights, dtype, penalty):
+    """Parameters, optimizer state and counters: zeros, or copies of an earlier fit's."""
+    names = _STATE_ORDER[kind]
+    if init is not None:
+        if not isinstance(init, dict) or "params" not in init:
+            raise TypeError("init must be the state of an earlier fit (LinearFit.state)")
+        params = np.array(init["params"], dtype=dtype)
+        if params.shape != (size,):
+            raise ValueError(f"init holds {params.size} parameters, this model needs {size}")
+    else:
+        params = np.zeros(size, dtype=dtype)
+    opt_state = [None, None, None]
+    needed = {
+        "momentum_buffer": options.get("momentum", 0) != 0,
+        "grad_avg": options.get("centered", False),
+        "max_exp_avg_sq": options.get("amsgrad", False),
+    }
+    for i, name in enumerate(names):
+        if name == "momentum_buffer" and kind == "rmsprop":
+            use = options.get("momentum", 0) > 0
+        else:
+            use = needed.get(name, True)
+        if not use:
+            continue
+        if init is not None and init.get("opt_kind") == kind and init["opt_state"][i] is not None:
+            opt_state[i] = np.array(init["opt_state"][i], dtype=dtype)
+        elif name == "sum":
+            opt_state[i] = np.full(size, options.get("initial_accumulator_value", 0.0), dtype)
+        else:
+            opt_state[i] = np.zeros(size, dtype=dtype)
+    same = init is not None and init.get("opt_kind") == kind
+    counters = np.array(init["counters"] if same else [0, 0, 0], dtype=np.int64)
+    floats = np.array(init["floats"] if same else [1.0, 0.0], dtype=np.float64)
+    l1_q = None
+    if penalty in ("l1", "elasticnet"):
+        if same and init.get("l1_q") is not None:
+            l1_q = np.array(init["l1_q"], dtype=dtype)
+        else:
+            l1_q = np.zeros(n_weights, dtype=dtype)
+            floats[1] = 0.0
+    return {
+        "params": params,
+        "opt_state": opt_state,
+        "l1_q": l1_q,
+        "counters": counters,
+        "floats": floats,
+        "opt_kind": kind,
+    }
