@@ -45,9 +45,15 @@ SQRT2 = math.sqrt(2.0)
 
 TABLES = [
     # StepLR: lr · gamma^⌊t / step_size⌋
-    (S.StepLR(0.1, step_size=3, gamma=0.5), [(0, 0.1), (2, 0.1), (3, 0.05), (5, 0.05), (6, 0.025)]),
+    (
+        S.StepLR(0.1, step_size=3, gamma=0.5),
+        [(0, 0.1), (2, 0.1), (3, 0.05), (5, 0.05), (6, 0.025)],
+    ),
     # MultiStepLR: lr · gamma^(milestones passed)
-    (S.MultiStepLR(1.0, milestones=[2, 5], gamma=0.1), [(0, 1.0), (1, 1.0), (2, 0.1), (4, 0.1), (5, 0.1 * 0.1)]),
+    (
+        S.MultiStepLR(1.0, milestones=[2, 5], gamma=0.1),
+        [(0, 1.0), (1, 1.0), (2, 0.1), (4, 0.1), (5, 0.1 * 0.1)],
+    ),
     # ExponentialLR: 2 · 0.5^3 = 0.25
     (S.ExponentialLR(2.0, gamma=0.5), [(0, 2.0), (1, 1.0), (3, 0.25)]),
     # ConstantLR: 0.3 · 0.5 for t < 2, then 0.3; defaults: plain constant
@@ -61,7 +67,10 @@ TABLES = [
     # ... with dloss_at_init = 2: eta0 = √2/2, t0 = 4√2, lr(0) = 1/√2
     (S.OptimalLR(alpha=0.25, dloss_at_init=2.0), [(0, 1 / SQRT2), (4, 4 / (4 * SQRT2 + 4))]),
     # PolynomialLR T=4, power=2: (3/4)² = 0.5625, (2/4)² = 0.25, then 0 from t = 4 on
-    (S.PolynomialLR(1.0, total_iters=4, power=2.0), [(0, 1.0), (1, 0.5625), (2, 0.25), (4, 0.0), (9, 0.0)]),
+    (
+        S.PolynomialLR(1.0, total_iters=4, power=2.0),
+        [(0, 1.0), (1, 0.5625), (2, 0.25), (4, 0.0), (9, 0.0)],
+    ),
     # Cosine T_max=4, eta_min=0.2: 0.2 + 0.8·(1 + cos(πt/4))/2; back to 1 at t = 2 T_max
     (
         S.CosineAnnealingLR(1.0, T_max=4, eta_min=0.2),
@@ -80,7 +89,10 @@ TABLES = [
     # Warmup default start_factor 1/(W+1): 0.4·(t+1)/4 for W = 3
     (S.Warmup(S.ConstantLR(0.4), warmup_steps=3), [(0, 0.1), (1, 0.2), (2, 0.3), (3, 0.4)]),
     # Warmup in front of StepLR: the inner clock starts at t = W
-    (S.Warmup(S.StepLR(1.0, step_size=2, gamma=0.5), 2, 0.5), [(0, 0.5), (1, 0.75), (2, 1.0), (4, 0.5)]),
+    (
+        S.Warmup(S.StepLR(1.0, step_size=2, gamma=0.5), 2, 0.5),
+        [(0, 0.5), (1, 0.75), (2, 1.0), (4, 0.5)],
+    ),
     # OneCycle linear, max 1, T=10, pct 0.3 → rise ends at step 2; initial 1/4, final 0.25/10
     (
         S.OneCycleLR(1.0, total_steps=10, pct_start=0.3, anneal_strategy="linear", div_factor=4.0,

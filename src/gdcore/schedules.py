@@ -565,7 +565,8 @@ class OneCycleLR(LRSchedule):
 
         initial = max_lr / div_factor,  final = initial / final_div_factor,  T = total_steps
         phases end at [pct_start·T - 1, T - 1]: initial → max_lr → final
-        three_phase:  [pct_start·T - 1, 2·pct_start·T - 2, T - 1]: initial → max_lr → initial → final
+        three_phase:  [pct_start·T - 1, 2·pct_start·T - 2, T - 1]:
+                      initial → max_lr → initial → final
         inside a phase from step s to e, p = (t - s) / (e - s) and
           cos:    lr = end + (start - end) / 2 · (cos(π p) + 1)
           linear: lr = (end - start) · p + start
@@ -757,7 +758,8 @@ def make_schedule(
         raise TypeError(f"name must be a str, got {type(name).__name__} {name!r}")
     cls = _BY_NAME.get(name)
     if cls is None:
-        raise ValueError(f"name must be one of {', '.join(map(repr, SCHEDULE_NAMES))}, got {name!r}")
+        allowed = ", ".join(map(repr, SCHEDULE_NAMES))
+        raise ValueError(f"name must be one of {allowed}, got {name!r}")
     schedule = cls(lr_or_optimizer, **kw)
     warmup_steps = _integer("warmup_steps", warmup_steps, low=0)
     if warmup_steps > 0:

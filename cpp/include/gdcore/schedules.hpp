@@ -460,7 +460,8 @@ class OneCycleLR final : public detail::ScheduleBase<OneCycleLR> {
     double end_step, start_lr, end_lr;
   };
   double anneal(double start, double end, double pct) const {
-    if (anneal_ == Anneal::cos) return end + (start - end) / 2.0 * (std::cos(detail::kPi * pct) + 1.0);
+    if (anneal_ == Anneal::cos)
+      return end + (start - end) / 2.0 * (std::cos(detail::kPi * pct) + 1.0);
     return (end - start) * pct + start;
   }
   double max_lr_, pct_start_, div_factor_, final_div_factor_;

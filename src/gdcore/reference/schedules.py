@@ -191,7 +191,8 @@ class OneCycleLR(_Stateless):
     r"""The 1cycle policy (learning rate only)::
 
         initial = max_lr / div_factor,  final = initial / final_div_factor,  T = total_steps
-        phase ends: [pct_start·T - 1, T - 1]    (three_phase: [pct_start·T - 1, 2·pct_start·T - 2, T - 1])
+        phase ends: [pct_start·T - 1, T - 1]
+                    three_phase: [pct_start·T - 1, 2·pct_start·T - 2, T - 1]
         inside a phase from step s to e:  p = (t - s) / (e - s)
           cos:    lr = end + (start - end) / 2 · (cos(π p) + 1)
           linear: lr = (end - start) · p + start
