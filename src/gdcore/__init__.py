@@ -1,7 +1,7 @@
 """gdcore: fast gradient descent with a compiled C++ core and a NumPy twin of every kernel."""
 
 from gdcore import _core
-from gdcore import optim
+from gdcore import optim, schedules
 from gdcore._config import get_num_threads, set_num_threads, show_config, simd_path
 
 __version__ = _core.__version__
@@ -10,6 +10,7 @@ __all__ = [
     "__version__",
     "get_num_threads",
     "optim",
+    "schedules",
     "set_num_threads",
     "show_config",
     "simd_path",

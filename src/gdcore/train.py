@@ -10,6 +10,7 @@ epoch on the whole data), ``1`` stochastic gradient descent, anything between mi
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -202,7 +203,7 @@ def _schedule(schedule, lr):
     if isinstance(schedule, str):
         from gdcore import schedules
 
-        return schedules.make_schedule(schedule, lr=lr)
+        return schedules.make_schedule(schedule, lr)
     if not hasattr(schedule, "_core"):
         raise TypeError(f"schedule must be a gdcore.schedules object or a name, got {schedule!r}")
     return schedule
@@ -334,9 +335,13 @@ def fit_linear(
     size = heads * d + heads
     state = _initial_state(init, kind, options, size, heads * d, dtype, penalty)
     kernel = _core.train_linear if _kernel is None else _kernel
-    sched_arg = None
-    if sched is not None:
-        sched_arg = sched._core if _kernel is None else sched.to_reference()
+    # The loop advances a copy of the schedule (ReduceLROnPlateau keeps state), kept in the
+    # result's state so that a continued fit picks it up where it stopped.
+    if init is not None and init.get("schedule") is not None:
+        sched_arg = init["schedule"]
+    else:
+        sched_arg = None if sched is None else copy.copy(sched._core)
+    state["schedule"] = sched_arg
     raw = kernel(
         X, Y, sample_weight, train_rows, valid_rows, state["params"], state["opt_state"],
         state["l1_q"], state["counters"], state["floats"],

@@ -11,7 +11,9 @@ arithmetic in the same order, so the two produce the same parameters:
 * losses are summed in float64, row by row.
 
 ``fit_linear`` (the readable entry point) is :func:`gdcore.train.fit_linear` with this loop
-in place of the compiled one.
+in place of the compiled one. The learning-rate schedule object is the one the compiled loop
+gets (its ``lr(t)`` and ``observe(metric)`` are mirrored on their own by
+:mod:`gdcore.reference.schedules` and its tests).
 """
 
 from __future__ import annotations
