@@ -606,3 +606,21 @@ def test_non_contiguous_gradient_is_copied_not_rejected():
 def test_functional_errors(call, error, match):
     with pytest.raises(error, match=match):
         call(np.zeros(3), np.ones(3))
+
+
+def test_schedule_drives_a_real_optimizer():
+    from gdcore import schedules
+
+    w = np.zeros(1)
+    opt = optim.SGD([w], lr=1.0)
+    sched = schedules.StepLR(opt, step_size=2, gamma=0.5)
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step([np.ones(1)])
+        sched.step()
+    assert lrs == [1.0, 1.0, 0.5, 0.5, 0.25]
+    assert w[0] == -sum(lrs)
+    # the core got every change: one more step at the current rate 0.25
+    opt.step([np.ones(1)])
+    assert w[0] == -sum(lrs) - 0.25
