@@ -3,8 +3,8 @@
 ``train_linear`` takes exactly the arguments of ``gdcore._core.train_linear`` and repeats its
 arithmetic in the same order, so the two produce the same parameters:
 
-* a dot product x·w accumulates into 16 lanes (element j into lane j mod 16, the last chunk
-  zero-padded), then adds the lanes pairwise: lane i += lane i+8, then +4, +2, +1;
+* a dot product x·w accumulates into 16 lanes (element j into lane j mod 16, in order), then
+  adds the lanes pairwise: lane i += lane i+8, then +4, +2, +1;
 * a batch's rows are split into the same chunks as the compiled loop's threads
   (``_core.batch_chunks``); each chunk's gradient is summed row by row from zero, and the
   chunks are added in order;
@@ -32,22 +32,16 @@ LANES = 16
 
 def dot_lanes(rows: np.ndarray, w: np.ndarray) -> np.ndarray:
     """x·w for every row of `rows`, in the fixed lane order."""
-    T = rows.dtype.type
     n, d = rows.shape
-    chunks = -(-d // LANES)
-    xs = np.zeros((n, chunks * LANES), dtype=rows.dtype)
-    xs[:, :d] = rows
-    ws = np.zeros(chunks * LANES, dtype=rows.dtype)
-    ws[:d] = w
-    products = xs.reshape(n, chunks, LANES) * ws.reshape(chunks, LANES)
     acc = np.zeros((n, LANES), dtype=rows.dtype)
-    for c in range(chunks):
-        acc = acc + products[:, c, :]
+    for c in range(0, d, LANES):
+        width = min(LANES, d - c)  # the last chunk touches only its own lanes
+        acc[:, :width] = acc[:, :width] + rows[:, c : c + width] * w[c : c + width]
     h = LANES // 2
     while h > 0:
         acc[:, :h] = acc[:, :h] + acc[:, h : 2 * h]
         h //= 2
-    return acc[:, 0] + T(0)
+    return acc[:, 0].copy()
 
 
 def sequential_sum(values: np.ndarray) -> np.ndarray:
