@@ -3,11 +3,15 @@
 from gdcore import _core
 from gdcore import optim, schedules
 from gdcore._config import get_num_threads, set_num_threads, show_config, simd_path
+from gdcore.train import DivergenceError, DivergenceWarning, fit_linear
 
 __version__ = _core.__version__
 
 __all__ = [
+    "DivergenceError",
+    "DivergenceWarning",
     "__version__",
+    "fit_linear",
     "get_num_threads",
     "optim",
     "schedules",
