@@ -327,8 +327,11 @@ struct MultiSquaredError {
 // operations, and nothing is reduced across samples, so results do not depend on the thread count.
 
 // Elements per thread below which waking a second thread does not pay for losses that call
-// exp/log (about 10-20 ns an element, against kMinElementsPerThread for streaming arithmetic).
-inline constexpr std::size_t kMinTranscendentalPerThread = std::size_t{1} << 12;
+// exp/log1p. log_loss costs about 30 ns an element on the 2-core EPYC (glibc exp + log1p), so
+// 2048 elements (about 60 us) per thread repay even a sleeping thread's wake-up (about 50 us);
+// measured (medians, machine shared with other builds): 4096 elements take 86-118 us on one
+// thread and 65-74 us on two; 2048 take the same on one or two.
+inline constexpr std::size_t kMinTranscendentalPerThread = std::size_t{1} << 11;
 
 template <class Loss>
 constexpr std::size_t min_elements_per_thread() {
