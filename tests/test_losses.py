@@ -654,3 +654,14 @@ def test_multi_squared_bad_input():
         losses.multi_squared_error(np.zeros((2, 3)), np.zeros((2, 3), np.float32))
     with pytest.raises(TypeError, match="p must be a NumPy array, got list"):
         _core.multi_squared_loss_grad([[0.0]], np.zeros((1, 1)), np.empty(1), np.empty((1, 1)))
+
+
+@pytest.mark.parametrize("name", losses.LOSSES)
+def test_non_finite_input_core_and_twin_agree(name):
+    # Inputs are not checked for NaN/inf (the trainer checks its data once); a NaN compares false
+    # and lands on the same side of each branch in the core and the twin, as in scikit-learn
+    # (hinge of a NaN margin is 0, for example).
+    p = np.array([np.nan, 1.0, np.inf, -np.inf, 0.5])
+    y = np.array([1.0, np.nan, 1.0, -1.0, np.inf])
+    for a, b in zip(losses.loss_values(name, p, y), ref.loss_values(name, p, y)):
+        assert np.array_equal(a, b, equal_nan=True)

@@ -26,6 +26,9 @@ Multi-output losses work row by row on (n_samples, k) arrays::
     softmax_cross_entropy    L = -log softmax(x)[label]   dL/dx = softmax(x) - onehot(label)
     multi_squared_error      L = ½ Σ_j (p_j - y_j)²       dL/dp = p - y
 
+Inputs are not checked for NaN or infinity: a NaN compares false and lands where scikit-learn's
+branches put it (the hinge of a NaN margin is 0, for example), so check data before training.
+
 Every function returns ``(loss, gradient)`` as new arrays, or writes into ``out=(loss, gradient)``
 when given. :mod:`gdcore.reference.losses` holds their NumPy twins with the same names and
 arguments.
