@@ -160,6 +160,7 @@ struct TrainResult {
 // Per-row loss and derivatives for the K heads; see IndependentHeads / SoftmaxHead.
 template <class Loss>
 struct IndependentHeads {
+  static constexpr bool kScalar = true;  // one loss per head: loss.loss / loss.dloss per value
   Loss loss;
   template <class T>
   GDCORE_INLINE T eval(const T* p, const T* y, std::size_t k, T* dp) const {
@@ -174,6 +175,7 @@ struct IndependentHeads {
 
 template <class Softmax>
 struct SoftmaxHead {
+  static constexpr bool kScalar = false;
   Softmax softmax;
   template <class T>
   GDCORE_INLINE T eval(const T* p, const T* y, std::size_t k, T* dp) const {
@@ -183,10 +185,13 @@ struct SoftmaxHead {
 
 namespace detail {
 
-inline constexpr std::size_t kMaxStackHeads = 64;
-inline constexpr std::size_t kPrefetchRows = 6;
+inline constexpr std::size_t kMaxStackHeads = 16;
+inline constexpr std::size_t kBlockRows = 16;
 
-// Rows [begin, end) of `order` into one gradient buffer (K*d + K) and a loss sum.
+// Rows [begin, end) of `order` into one gradient buffer (K*d + K) and a loss sum. Rows go in
+// blocks of kBlockRows: the predictions of a block first, then its losses and derivatives in one
+// vectorizable loop (a loss with exp/log costs little per row that way), then its gradient, row
+// by row, while the block's rows are still in L1.
 template <class T, class Head>
 struct BatchBody {
   const LinearData<T>* data;
@@ -199,40 +204,66 @@ struct BatchBody {
   double* loss;    // weighted loss sum of these rows
 
   GDCORE_INLINE void operator()(std::size_t begin, std::size_t end) const {
-    const std::size_t d = data->d, k = heads;
+    const std::size_t d = data->d, k = heads, ky = data->ky;
     const T* W = params;
     const T* b = params + k * d;
     T* G = grad;
     T* Gb = grad + k * d;
     std::vector<T> heap;
-    T stack[2 * kMaxStackHeads];
-    T* p = stack;
+    T stack[2 * kBlockRows * kMaxStackHeads];
+    T* P = stack;  // kBlockRows × k predictions, then their derivatives
     if (k > kMaxStackHeads) {
-      heap.resize(2 * k);
-      p = heap.data();
+      heap.resize(2 * kBlockRows * k);
+      P = heap.data();
     }
-    T* dp = p + k;
-    double sum = 0.0;
+    T* DP = P + kBlockRows * k;
+    T rows_loss[kBlockRows];
+    T weights[kBlockRows];
+    const T* xs[kBlockRows];
     const std::size_t row_bytes = d * sizeof(T);
-    for (std::size_t r = begin; r < end; ++r) {
-      // Shuffled rows defeat the hardware prefetcher: ask for the row a few ahead ourselves.
-      if (r + kPrefetchRows < order_size) {
-        const char* ahead =
-            reinterpret_cast<const char*>(data->X + static_cast<std::size_t>(order[r + kPrefetchRows]) * d);
-        for (std::size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(ahead + off, 0, 3);
+    double sum = 0.0;
+    for (std::size_t r0 = begin; r0 < end; r0 += kBlockRows) {
+      const std::size_t m = std::min(kBlockRows, end - r0);
+      for (std::size_t i = 0; i < m; ++i) {
+        // Shuffled rows defeat the hardware prefetcher: ask for the next block's rows ourselves.
+        if (r0 + i + kBlockRows < order_size) {
+          const char* ahead = reinterpret_cast<const char*>(
+              data->X + static_cast<std::size_t>(order[r0 + i + kBlockRows]) * d);
+          for (std::size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(ahead + off, 0, 3);
+        }
+        const std::size_t row = static_cast<std::size_t>(order[r0 + i]);
+        xs[i] = data->X + row * d;
+        weights[i] = data->sample_weight ? data->sample_weight[row] : T(1);
+        for (std::size_t h = 0; h < k; ++h) P[i * k + h] = dot_lanes(xs[i], W + h * d, d) + b[h];
       }
-      const std::size_t row = static_cast<std::size_t>(order[r]);
-      const T* __restrict x = data->X + row * d;
-      for (std::size_t h = 0; h < k; ++h) p[h] = dot_lanes(x, W + h * d, d) + b[h];
-      const T sw = data->sample_weight ? data->sample_weight[row] : T(1);
-      const T l = head->eval(p, data->Y + row * data->ky, k, dp);
-      sum += static_cast<double>(sw * l);
-      for (std::size_t h = 0; h < k; ++h) {
-        const T dk = sw * dp[h];
-        T* __restrict g = G + h * d;
+      if constexpr (Head::kScalar) {
+        if (k == 1) {
+          T ys[kBlockRows];
+          for (std::size_t i = 0; i < m; ++i)
+            ys[i] = data->Y[static_cast<std::size_t>(order[r0 + i]) * ky];
 #pragma omp simd
-        for (std::size_t j = 0; j < d; ++j) g[j] = g[j] + dk * x[j];
-        Gb[h] = Gb[h] + dk;
+          for (std::size_t i = 0; i < m; ++i) {
+            rows_loss[i] = head->loss.loss(P[i], ys[i]);
+            DP[i] = head->loss.dloss(P[i], ys[i]);
+          }
+        } else {
+          for (std::size_t i = 0; i < m; ++i)
+            rows_loss[i] = head->eval(P + i * k, data->Y + static_cast<std::size_t>(order[r0 + i]) * ky, k, DP + i * k);
+        }
+      } else {
+        for (std::size_t i = 0; i < m; ++i)
+          rows_loss[i] = head->eval(P + i * k, data->Y + static_cast<std::size_t>(order[r0 + i]) * ky, k, DP + i * k);
+      }
+      for (std::size_t i = 0; i < m; ++i) {
+        sum += static_cast<double>(weights[i] * rows_loss[i]);
+        const T* __restrict x = xs[i];
+        for (std::size_t h = 0; h < k; ++h) {
+          const T dk = weights[i] * DP[i * k + h];
+          T* __restrict g = G + h * d;
+#pragma omp simd
+          for (std::size_t j = 0; j < d; ++j) g[j] = g[j] + dk * x[j];
+          Gb[h] = Gb[h] + dk;
+        }
       }
     }
     *loss = sum;
