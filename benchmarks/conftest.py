@@ -24,10 +24,14 @@ def torch_cpu():
     return torch
 
 
-def record(benchmark, *, peer, bytes_moved=None, bandwidth=None, items=None):
-    """Attach throughput and the fraction of the bandwidth bound to a finished benchmark."""
+def record(benchmark, *, peer, bytes_moved=None, bandwidth=None, items=None, base=None):
+    """Attach throughput and the fraction of the bandwidth bound to a finished benchmark.
+
+    ``base`` marks the row a group's ratios are taken against (default: the peer "gdcore").
+    """
     best = benchmark.stats.stats.min
     benchmark.extra_info["peer"] = peer
+    benchmark.extra_info["base"] = peer == "gdcore" if base is None else bool(base)
     benchmark.extra_info["threads"] = THREADS
     benchmark.extra_info["simd"] = gdcore.simd_path()
     if items is not None:

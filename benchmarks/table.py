@@ -1,7 +1,9 @@
 """Print a Markdown table of ratios from a pytest-benchmark JSON file.
 
-Within each group every row is compared with the group's ``gdcore`` row:
-ratio = peer's best time / gdcore's best time, so 3.00 means gdcore is 3x faster.
+Within each group every row is compared with the group's base row (gdcore, or the gdcore
+configuration the benchmark marks): ratio = row's best time / base's best time, so 3.00 means the
+base is 3x faster. Rows of one group that do different amounts of work (epochs) are compared by
+items per second instead.
 "% of bound" is the bytes a kernel must move divided by its best time and by the streaming
 bandwidth the core measured in the same run.
 
@@ -29,19 +31,20 @@ def main(path):
     cpu = data.get("machine_info", {}).get("cpu", {}).get("brand_raw", "?")
     print(f"{cpu}, {data.get('datetime', '')[:10]}")
     print()
-    print("| workload | peer | best | median | time ÷ gdcore | GB/s | % of bound |")
-    print("|---|---|---|---|---|---|---|")
+    print("| workload | peer | best | median | time ÷ base | items/s | GB/s | % of bound |")
+    print("|---|---|---|---|---|---|---|---|")
     for group in sorted(groups):
         rows = groups[group]
-        base = next((b for b in rows if b["extra_info"].get("peer") == "gdcore"), rows[0])
+        base = next((b for b in rows if b["extra_info"].get("base")), rows[0])
         for b in sorted(rows, key=lambda b: b["stats"]["min"]):
             extra = b["extra_info"]
             ratio = b["stats"]["min"] / base["stats"]["min"]
             gbs = f"{extra['GB_per_s']:.1f}" if "GB_per_s" in extra else ""
+            rate = f"{extra['items_per_s'] / 1e6:.3g} M" if "items_per_s" in extra else ""
             pct = f"{extra['pct_of_bound']:.0f}%" if "pct_of_bound" in extra else ""
             print(
                 f"| {group} | {extra.get('peer', b['name'])} | {fmt_time(b['stats']['min'])} | "
-                f"{fmt_time(b['stats']['median'])} | {ratio:.2f} | {gbs} | {pct} |"
+                f"{fmt_time(b['stats']['median'])} | {ratio:.2f} | {rate} | {gbs} | {pct} |"
             )
 
 

@@ -125,7 +125,13 @@ py::dict run(const Arrays& a, const std::vector<std::int64_t>& train,
   c(2) = state.epoch;
   f(0) = state.mu_product;
   f(1) = state.l1_u;
-  if (PyErr_Occurred()) throw py::error_already_set();  // Ctrl-C: KeyboardInterrupt
+  // Ctrl-C: the signal handler's exception (KeyboardInterrupt) is handed back with the history,
+  // and the Python layer raises it once the model of the last completed step is in place.
+  py::object interrupt = py::none();
+  if (PyErr_Occurred()) {
+    py::error_already_set pending;
+    interrupt = pending.value();
+  }
 
   py::dict out;
   out["loss"] = r.loss;
@@ -141,6 +147,7 @@ py::dict run(const Arrays& a, const std::vector<std::int64_t>& train,
   out["status"] = status_name(r.status);
   out["bad_step"] = r.bad_step;
   out["bad_lr"] = r.bad_lr;
+  out["interrupt"] = interrupt;
   return out;
 }
 

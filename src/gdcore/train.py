@@ -119,11 +119,11 @@ def _as_matrix(X, name="X"):
     if arr.shape[1] == 0:
         raise ValueError(f"{name} has no features (shape {arr.shape})")
     dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
-    arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
-    bad = ~np.isfinite(arr).all(axis=1)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise ValueError(f"{name} contains NaN or infinity (first in row {row})")
+    if not (arr.flags.c_contiguous and arr.dtype == dtype and arr.dtype.isnative):
+        arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
+    bad = _core.first_nonfinite(arr.reshape(-1))
+    if bad < arr.size:
+        raise ValueError(f"{name} contains NaN or infinity (first in row {bad // arr.shape[1]})")
     return arr
 
 
@@ -278,6 +278,9 @@ def fit_linear(
     init: the ``state`` of an earlier result, to continue from it exactly.
     on_divergence: "raise" (DivergenceError) or "warn" (DivergenceWarning); either way the
         parameters are those of the last epoch that ended finite.
+
+    Ctrl-C stops the loop within about 50 ms; the KeyboardInterrupt carries the model of the last
+    completed update as its ``fit`` attribute.
     """
     loss = check.choice("loss", loss, REGRESSION_LOSSES + CLASSIFICATION_LOSSES)
     multiclass = check.choice("multiclass", multiclass, ("ovr", "softmax"))
@@ -367,6 +370,10 @@ def fit_linear(
     if heads == 1 and task != "softmax":
         coef, intercept = coef[0], intercept[0]
     fit = LinearFit(coef, intercept, history, classes, task, state)
+    if raw.get("interrupt") is not None:
+        interrupt = raw["interrupt"]
+        interrupt.fit = fit  # the model of the last completed step, for whoever catches it
+        raise interrupt
     if raw["status"] == "diverged":
         message = (
             f"training diverged at update {raw['bad_step']} (learning rate {raw['bad_lr']:.4g}): "
@@ -374,7 +381,9 @@ def fit_linear(
             "that ended finite were kept; try a smaller learning rate (or scale the features)."
         )
         if on_divergence == "raise":
-            raise DivergenceError(message)
+            error = DivergenceError(message)
+            error.fit = fit  # the last finite model, for whoever catches it
+            raise error
         warnings.warn(message, DivergenceWarning, stacklevel=2)
     return fit
 

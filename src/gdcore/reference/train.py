@@ -198,7 +198,7 @@ def train_linear(
     states = [s[:stepped] if s is not None else None for s in opt_state]
 
     result = dict(loss=[], lr=[], val_loss=[], val_score=[], path=[], epochs=0,
-                  status="max_epochs", bad_step=-1, bad_lr=0.0)  # fmt: skip
+                  status="max_epochs", bad_step=-1, bad_lr=0.0, interrupt=None)  # fmt: skip
     if record_every > 0:
         result["path"].append(params.astype(np.float64).copy())
     best_loss, best_score, no_improvement = math.inf, -math.inf, 0

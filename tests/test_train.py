@@ -1,0 +1,272 @@
+"""The linear training loop: core == NumPy twin, known optima, stopping rules, divergence,
+Ctrl-C, threads and memory layout."""
+
+import os
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from conftest import assert_mirrors
+
+import gdcore
+from gdcore import _core, train
+from gdcore.reference import rng as ref_rng
+from gdcore.reference import train as ref_train
+
+# -- the shuffle ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 1000])
+@pytest.mark.parametrize("seed,epoch", [(0, 0), (0, 1), (12345, 7), (2**64 - 1, 3)])
+def test_shuffle_mirrors_twin(n, seed, epoch):
+    rows = np.arange(n, dtype=np.int64) * 3
+    core = _core.shuffled_order(rows, seed, epoch)
+    twin = ref_rng.shuffled_order(rows, seed, epoch)
+    assert np.array_equal(core, twin)
+    assert sorted(core.tolist()) == rows.tolist()
+
+
+def test_splitmix64_known_values():
+    # SplitMix64 from state 0: the reference sequence of Steele, Lea and Flood's generator.
+    gen = ref_rng.SplitMix64(0)
+    assert [gen.next() for _ in range(3)] == [
+        0xE220A8397B1DCDAF,
+        0x6E789E6AA1B965F4,
+        0x06C45D188009454F,
+    ]
+
+
+def test_shuffles_differ_between_epochs_and_look_uniform():
+    counts = np.zeros((5, 5))
+    for epoch in range(2000):
+        order = _core.shuffled_order(np.arange(5), 42, epoch)
+        counts[np.arange(5), order] += 1
+    # each value lands in each position about 400 times (binomial sd ≈ 18)
+    assert np.all(np.abs(counts - 400) < 100)
+
+
+# -- core == twin over losses, optimizers, batch sizes and dtypes --------------------------------
+
+
+def _problem(loss, n=60, d=19, classes=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    w = rng.standard_normal(d)
+    if loss in train.CLASSIFICATION_LOSSES:
+        score = X @ w
+        cuts = np.quantile(score, np.linspace(0, 1, classes + 1)[1:-1])
+        y = np.digitize(score, cuts)
+    else:
+        y = X @ w + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+LOSSES = train.REGRESSION_LOSSES + train.CLASSIFICATION_LOSSES
+OPTIMIZERS = ["sgd", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adamax", "nadam"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_size", [1, 7, None])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_loop_mirrors_twin(loss, optimizer, batch_size, dtype):
+    X, y = _problem(loss)
+    kw = dict(loss=loss, optimizer=optimizer, lr=0.01, batch_size=batch_size, max_epochs=3,
+              tol=None, random_state=3, penalty="l2", alpha=1e-3)  # fmt: skip
+    core = train.fit_linear(X.astype(dtype), y, **kw)
+    twin = ref_train.fit_linear(X.astype(dtype), y, **kw)
+    assert core.coef.dtype == dtype
+    assert_mirrors(core.coef, twin.coef, "coef")
+    assert_mirrors(np.atleast_1d(core.intercept), np.atleast_1d(twin.intercept), "intercept")
+    np.testing.assert_allclose(core.history.loss, twin.history.loss, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(loss="hinge", classes=3),  # one-vs-rest heads
+        dict(loss="log_loss", classes=4, multiclass="softmax"),
+        dict(loss="squared_error", penalty="l1", alpha=0.01),
+        dict(loss="huber", penalty="elasticnet", alpha=0.01, l1_ratio=0.5),
+        dict(loss="hinge", sample_weight=True, validation_fraction=0.25, early_stopping=True,
+             tol=1e-4),  # fmt: skip
+        dict(loss="squared_error", schedule="invscaling", fit_intercept=False),
+        dict(loss="log_loss", schedule="plateau", validation_fraction=0.2),
+        dict(loss="modified_huber", optimizer="momentum", record_every=5, shuffle=False),
+    ],
+    ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()),
+)
+def test_loop_options_mirror_twin(case):
+    case = dict(case)
+    classes = case.pop("classes", 2)
+    X, y = _problem(case["loss"], n=80, d=21, classes=classes)
+    if case.pop("sample_weight", False):
+        case["sample_weight"] = np.random.default_rng(1).uniform(0.1, 2.0, len(y))
+    kw = dict(lr=0.02, batch_size=5, max_epochs=6, random_state=1)
+    kw.update(case)
+    kw.setdefault("tol", None)
+    core = train.fit_linear(X, y, **kw)
+    twin = ref_train.fit_linear(X, y, **kw)
+    assert_mirrors(core.coef, twin.coef, "coef")
+    assert core.history.epochs == twin.history.epochs
+    assert core.history.status == twin.history.status
+    np.testing.assert_allclose(core.history.loss, twin.history.loss, rtol=1e-12)
+    np.testing.assert_allclose(core.history.val_score, twin.history.val_score, rtol=1e-12)
+    if kw.get("record_every"):
+        assert core.history.path.shape == twin.history.path.shape
+        np.testing.assert_allclose(core.history.path, twin.history.path, rtol=1e-12, atol=1e-300)
+
+
+def test_threads_split_batches_deterministically():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 70))
+    y = X @ rng.standard_normal(70)
+    kw = dict(batch_size=2000, max_epochs=2, tol=None, optimizer="adam", lr=0.01)
+    assert _core.batch_chunks(2000, 70, 1, 2) == 2  # really split across two threads
+    two = train.fit_linear(X, y, num_threads=2, **kw)
+    again = train.fit_linear(X, y, num_threads=2, **kw)
+    twin = ref_train.fit_linear(X, y, num_threads=2, **kw)
+    one = train.fit_linear(X, y, num_threads=1, **kw)
+    assert np.array_equal(two.coef, again.coef)  # same threads, same bits
+    assert np.array_equal(two.coef, twin.coef)  # and the twin splits the same way
+    np.testing.assert_allclose(one.coef, two.coef, rtol=1e-12)  # other threads: rounding only
+
+
+# -- known optima ---------------------------------------------------------------------------------
+
+
+def test_batch_gradient_descent_reaches_least_squares():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((500, 4))
+    y = X @ np.array([1.0, -2.0, 3.0, 0.5]) + 0.3 + 0.1 * rng.standard_normal(500)
+    fit = train.fit_linear(X, y, batch_size=None, max_epochs=3000, lr=0.5, tol=None,
+                           penalty=None)  # fmt: skip
+    solution = np.linalg.lstsq(np.column_stack([X, np.ones(500)]), y, rcond=None)[0]
+    got = np.r_[fit.coef, fit.intercept]
+    assert np.max(np.abs(got - solution)) <= 1e-6 * np.max(np.abs(solution))
+
+
+def test_tolerance_stops_and_says_converged():
+    X, y = _problem("squared_error", n=200)
+    fit = train.fit_linear(X, y, lr=0.01, max_epochs=1000, tol=1e-3, n_iter_no_change=3)
+    assert fit.history.status == "converged" and fit.history.converged
+    assert fit.history.epochs < 1000
+    # the last three epochs each failed to beat the best loss before them by tol
+    losses = fit.history.loss
+    best = min(losses[:-3])
+    for loss in losses[-3:]:
+        assert loss > best - 1e-3
+        best = min(best, loss)
+
+
+def test_target_loss_stops_early():
+    X, y = _problem("squared_error", n=200)
+    fit = train.fit_linear(X, y, lr=0.01, max_epochs=500, tol=None, target_loss=0.05)
+    assert fit.history.status == "target_reached"
+    assert fit.history.loss[-1] <= 0.05 < fit.history.loss[-2]
+
+
+def test_history_records_lr_and_path():
+    X, y = _problem("squared_error", n=50, d=2)
+    fit = train.fit_linear(X, y, lr=0.1, batch_size=10, max_epochs=4, tol=None,
+                           schedule=gdcore.schedules.StepLR(0.1, step_size=5, gamma=0.5),
+                           record_every=1)  # fmt: skip
+    # 5 updates per epoch; StepLR halves every 5: the last update of epoch e runs at 0.1 / 2^e
+    assert fit.history.lr == [0.1, 0.05, 0.025, 0.0125]
+    assert fit.history.path.shape == (4 * 5 + 1, 3)  # start + one row per update
+    np.testing.assert_array_equal(fit.history.path[0], 0.0)
+    np.testing.assert_array_equal(fit.history.path[-1], np.r_[fit.coef, fit.intercept])
+
+
+def test_continuing_from_state_equals_one_long_fit():
+    X, y = _problem("log_loss", n=90)
+    kw = dict(loss="log_loss", optimizer="adam", lr=0.01, batch_size=4, tol=None, random_state=9)
+    whole = train.fit_linear(X, y, max_epochs=6, **kw)
+    first = train.fit_linear(X, y, max_epochs=2, **kw)
+    rest = train.fit_linear(X, y, max_epochs=4, init=first.state, **kw)
+    assert np.array_equal(whole.coef, rest.coef)
+    assert whole.intercept == rest.intercept
+
+
+# -- divergence, Ctrl-C, bad input ---------------------------------------------------------------
+
+
+def test_divergence_raises_names_step_and_rate_and_keeps_finite_params():
+    X, y = _problem("squared_error", n=100)
+    with pytest.raises(gdcore.DivergenceError, match=r"update \d+ \(learning rate 10\).*smaller") as err:
+        train.fit_linear(X, y * 1e3, lr=10.0, batch_size=1, max_epochs=5)
+    fit = err.value.fit
+    assert fit.history.status == "diverged"
+    assert np.all(np.isfinite(fit.coef)) and np.isfinite(fit.intercept)
+    with pytest.warns(gdcore.DivergenceWarning):
+        fit = train.fit_linear(X, y * 1e3, lr=10.0, batch_size=1, max_epochs=5,
+                               on_divergence="warn")  # fmt: skip
+    assert np.all(np.isfinite(fit.coef))
+
+
+def test_ctrl_c_interrupts_promptly_and_keeps_the_model():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 50)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    sent = {}
+
+    def interrupt():
+        time.sleep(0.3)
+        sent["at"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt) as err:
+        train.fit_linear(X, y, loss="hinge", batch_size=1, max_epochs=10_000, tol=None)
+    waited = time.perf_counter() - sent["at"]
+    assert waited < 0.5
+    fit = err.value.fit
+    assert fit.history.status == "interrupted"
+    assert np.all(np.isfinite(fit.coef)) and fit.state["counters"][1] > 0
+
+
+@pytest.mark.parametrize(
+    "X,y,kw,error,match",
+    [
+        ([[0.0, np.nan], [1.0, 2.0]], [0.0, 1.0], {}, ValueError, r"X contains NaN or infinity \(first in row 0\)"),
+        ([[0.0, 1.0], [1.0, np.inf]], [0.0, 1.0], {}, ValueError, r"first in row 1"),
+        ([[0.0], [1.0]], [0.0, np.nan], {}, ValueError, r"y contains NaN or infinity \(first in row 1\)"),
+        ([[0.0], [1.0]], [0.0], {}, ValueError, "y has 1 values but X has 2 rows"),
+        ([0.0, 1.0], [0.0, 1.0], {}, ValueError, "X must be 2-D"),
+        (np.zeros((0, 2)), [], {}, ValueError, "X has no rows"),
+        ([[0.0], [1.0]], ["a", "a"], dict(loss="hinge"), ValueError, "single class"),
+        ([[0.0], [1.0]], [0.0, 1.0], dict(loss="cubic"), ValueError, "loss must be one of"),
+        ([[0.0], [1.0]], [0.0, 1.0], dict(optimizer="lbfgs"), ValueError, "unknown optimizer 'lbfgs'"),
+        ([[0.0], [1.0]], [0.0, 1.0], dict(batch_size=0), ValueError, "batch_size must be >= 1"),
+        ([[0.0], [1.0]], [0.0, 1.0], dict(lr=-1.0), ValueError, "lr must be >= 0"),
+        ([[0.0], [1.0]], [0.0, 1.0], dict(sample_weight=[1.0]), ValueError, r"sample_weight must have shape \(2,\)"),
+        ([["a"], ["b"]], [0.0, 1.0], {}, TypeError, "X must hold real numbers"),
+        ([[0.0], [1.0]], [0, 1], dict(loss="hinge", multiclass="softmax"), None, None),
+    ],
+)  # fmt: skip
+def test_bad_input_is_named(X, y, kw, error, match):
+    if error is None:  # two classes with softmax requested: a binary head, no error
+        train.fit_linear(np.array(X), y, max_epochs=1, **kw)
+        return
+    with pytest.raises(error, match=match):
+        train.fit_linear(X, y, max_epochs=1, **kw)
+
+
+def test_inputs_are_not_copied_and_memmaps_work(tmp_path):
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    assert train._as_matrix(X) is X
+    X32 = X.astype(np.float32)
+    assert train._as_matrix(X32) is X32
+    path = tmp_path / "X.dat"
+    mm = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    ro = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
+    assert np.shares_memory(train._as_matrix(ro), ro)
+    y = X @ np.array([1.0, 2.0, 3.0])
+    a = train.fit_linear(ro, y, max_epochs=3, tol=None)
+    b = train.fit_linear(X, y, max_epochs=3, tol=None)
+    assert np.array_equal(a.coef, b.coef)
