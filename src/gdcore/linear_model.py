@@ -33,7 +33,6 @@ from gdcore.train import (
     OPTIMIZERS,
     REGRESSION_LOSSES,
     DivergenceError,
-    DivergenceWarning,
     fit_linear,
 )
 
@@ -426,7 +425,7 @@ class _BaseSGD:
             epsilon=self.epsilon,
             validation_fraction=self.validation_fraction if validation else None,
             num_threads=self._threads(),
-            on_divergence="warn",
+            on_divergence="raise",
             _kernel=kernel,
         )
         adaptive = self.learning_rate == "adaptive"
@@ -495,17 +494,18 @@ class _BaseSGD:
             )
 
     def _call(self, X, y, options, *, init, max_epochs, tol, early_stopping):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DivergenceWarning)
-            fit = fit_linear(X, y, init=init, max_epochs=max_epochs, tol=tol,
-                             early_stopping=early_stopping, **options)  # fmt: skip
+        """One fit_linear call; on divergence or Ctrl-C the last finite model is still stored."""
         self._divergence_message = ""
-        for w in caught:
-            if issubclass(w.category, DivergenceWarning):
-                self._divergence_message = str(w.message)
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return fit
+        try:
+            return fit_linear(X, y, init=init, max_epochs=max_epochs, tol=tol,
+                              early_stopping=early_stopping, **options)  # fmt: skip
+        except DivergenceError as err:
+            self._divergence_message = str(err)
+            return err.fit
+        except KeyboardInterrupt as err:
+            if getattr(err, "fit", None) is not None:
+                self._store(err.fit)
+            raise
 
     def _init_state(self, coef, intercept, heads, d, dtype):
         coef = np.asarray(coef, dtype=dtype).reshape(heads, d)
