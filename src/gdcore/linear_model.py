@@ -117,6 +117,11 @@ def _same(a, b) -> bool:
         return False
 
 
+def _expit(z):
+    """1 / (1 + exp(-z)) without overflow for large |z|."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
 class _available_if:
     """A method that exists only when ``check(self)`` is true (hasattr is False otherwise)."""
 
@@ -774,12 +779,12 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
         scores = self.decision_function(X)
         if self.loss == "log_loss":
             if scores.ndim == 1:
-                p = 1.0 / (1.0 + np.exp(-scores))
+                p = _expit(scores)
                 return np.column_stack([1.0 - p, p])
             if getattr(self, "_task", "ovr") == "softmax":
                 z = np.exp(scores - scores.max(axis=1, keepdims=True))
                 return z / z.sum(axis=1, keepdims=True)
-            p = 1.0 / (1.0 + np.exp(-scores))
+            p = _expit(scores)
             return p / p.sum(axis=1, keepdims=True)
         if scores.ndim == 1:
             p = (np.clip(scores, -1, 1) + 1) / 2
