@@ -1,17 +1,164 @@
-"""PLACEHOLDER until the losses work lands: only squared_error, hinge and softmax."""
+r"""NumPy twins of the loss kernels (gdcore.losses).
+
+Same names and arguments as :mod:`gdcore.losses`, and the same operations in the same order as
+cpp/include/gdcore/losses.hpp, in the array's own precision; each piecewise loss evaluates every
+piece and picks with ``np.where`` on the same comparison the C++ branches on. Sums over the k
+columns of a row run j = 0, 1, ..., k-1, as the C++ loop does (not NumPy's pairwise sum).
+
+The core evaluates every piece too, and IEEE arithmetic raises no error there; NumPy would warn
+(an error under pytest's settings) when a piece that is not selected overflows, so the twins run
+under ``np.errstate(over="ignore", invalid="ignore")``.
+"""
+
+from __future__ import annotations
+
 import numpy as np
-def loss_values(loss, p, y, *, epsilon=0.1):
-    T = p.dtype.type
-    if loss == "hinge":
-        z = p * y
-        return np.where(z <= T(1), T(1) - z, T(0)), np.where(z <= T(1), -y, T(0))
+
+LOSSES = (
+    "squared_error",
+    "huber",
+    "epsilon_insensitive",
+    "squared_epsilon_insensitive",
+    "log_loss",
+    "hinge",
+    "squared_hinge",
+    "modified_huber",
+    "perceptron",
+)
+CLASSIFICATION_LOSSES = ("log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron")
+REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+
+
+# -- single-output losses: (p, y, epsilon, T) -> (loss, dloss) -----------------------------------
+
+
+def squared_error(p, y, epsilon, T):
+    return T(0.5) * (p - y) * (p - y), p - y
+
+
+def huber(p, y, epsilon, T):
+    eps = T(epsilon)
+    a = np.abs(y - p)
+    loss = np.where(a <= eps, T(0.5) * (a * a), eps * (a - T(0.5) * eps))
     r = p - y
-    return T(0.5) * r * r, r
-def softmax_cross_entropy(z, labels):
-    T = z.dtype.type
-    m = z[:, 0].copy()
-    for i in range(1, z.shape[1]): m = np.where(z[:, i] > m, z[:, i], m)
-    e = np.exp(z - m[:, None]); s = np.zeros(len(z), z.dtype)
-    for i in range(z.shape[1]): s = s + e[:, i]
-    dz = e / s[:, None]; r = np.arange(len(z)); dz[r, labels] = dz[r, labels] - T(1)
-    return np.log(s) - (z[r, labels] - m), dz
+    dloss = np.where(np.abs(r) <= eps, r, np.where(r >= T(0), eps, -eps))
+    return loss, dloss
+
+
+def epsilon_insensitive(p, y, epsilon, T):
+    eps = T(epsilon)
+    excess = np.abs(y - p) - eps
+    loss = np.where(excess > T(0), excess, T(0))
+    dloss = np.where(y - p > eps, T(-1), np.where(p - y > eps, T(1), T(0)))
+    return loss, dloss
+
+
+def squared_epsilon_insensitive(p, y, epsilon, T):
+    eps = T(epsilon)
+    excess = np.abs(y - p) - eps
+    loss = np.where(excess > T(0), excess * excess, T(0))
+    d = y - p
+    dloss = np.where(d > eps, T(-2) * (d - eps), np.where(d < -eps, T(2) * (-d - eps), T(0)))
+    return loss, dloss
+
+
+def log_loss(p, y, epsilon, T):
+    z = p * y
+    e = np.exp(-np.abs(z))
+    neg_z = -z
+    loss = np.log1p(e) + np.where(neg_z > T(0), neg_z, T(0))
+    dloss = -y * (np.where(z >= T(0), e, T(1)) / (T(1) + e))
+    return loss, dloss
+
+
+def _hinge(p, y, threshold, T):
+    t = T(threshold)
+    z = p * y
+    return np.where(z <= t, t - z, T(0)), np.where(z <= t, -y, T(0))
+
+
+def hinge(p, y, epsilon, T):
+    return _hinge(p, y, 1.0, T)
+
+
+def squared_hinge(p, y, epsilon, T):
+    m = T(1.0) - p * y
+    return np.where(m > T(0), m * m, T(0)), np.where(m > T(0), T(-2) * y * m, T(0))
+
+
+def modified_huber(p, y, epsilon, T):
+    z = p * y
+    loss = np.where(z >= T(1), T(0), np.where(z >= T(-1), (T(1) - z) * (T(1) - z), T(-4) * z))
+    dloss = np.where(
+        z >= T(1), T(0), np.where(z >= T(-1), T(2) * (T(1) - z) * -y, T(-4) * y)
+    )
+    return loss, dloss
+
+
+def perceptron(p, y, epsilon, T):
+    return _hinge(p, y, 0.0, T)
+
+
+_BY_NAME = {name: globals()[name] for name in LOSSES}
+
+
+def _outputs(out, shapes, dtype):
+    if out is None:
+        return tuple(np.empty(shape, dtype=dtype) for shape in shapes)
+    return out
+
+
+def loss_values(loss, p, y, *, epsilon=0.1, out=None):
+    p = np.asarray(p)
+    y = np.asarray(y)
+    out_loss, out_dloss = _outputs(out, (p.shape, p.shape), p.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        values, slopes = _BY_NAME[loss](p, y, epsilon, p.dtype.type)
+    out_loss[...] = values
+    out_dloss[...] = slopes
+    return out_loss, out_dloss
+
+
+# -- multi-output losses ------------------------------------------------------------------------
+
+
+def _column_sum(a):
+    """Σ_j a[:, j] in the order j = 0, 1, ..., k-1."""
+    total = np.zeros(a.shape[0], dtype=a.dtype)
+    for j in range(a.shape[1]):
+        total = total + a[:, j]
+    return total
+
+
+def softmax_cross_entropy(logits, labels, *, out=None):
+    logits = np.asarray(logits)
+    labels = np.asarray(labels, dtype=np.int64)
+    n, k = logits.shape
+    T = logits.dtype.type
+    out_loss, out_d = _outputs(out, ((n,), (n, k)), logits.dtype)
+    if n == 0:
+        return out_loss, out_d
+    rows = np.arange(n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        m = logits.max(axis=1)
+        e = np.exp(logits - m[:, None])
+        total = _column_sum(e)
+        d = e / total[:, None]
+        d[rows, labels] = d[rows, labels] - T(1)
+        loss = (m - logits[rows, labels]) + np.log(total)
+    out_loss[...] = loss
+    out_d[...] = d
+    return out_loss, out_d
+
+
+def multi_squared_error(p, y, *, out=None):
+    p = np.asarray(p)
+    y = np.asarray(y)
+    T = p.dtype.type
+    out_loss, out_d = _outputs(out, (p.shape[:1], p.shape), p.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = p - y
+        loss = T(0.5) * _column_sum(r * r)
+    out_loss[...] = loss
+    out_d[...] = r
+    return out_loss, out_d
