@@ -79,9 +79,12 @@ def test_loop_mirrors_twin(loss, optimizer, batch_size, dtype):
     core = train.fit_linear(X.astype(dtype), y, **kw)
     twin = ref_train.fit_linear(X.astype(dtype), y, **kw)
     assert core.coef.dtype == dtype
-    assert_mirrors(core.coef, twin.coef, "coef")
-    assert_mirrors(np.atleast_1d(core.intercept), np.atleast_1d(twin.intercept), "intercept")
-    np.testing.assert_allclose(core.history.loss, twin.history.loss, rtol=1e-12)
+    # all parameters (weights and intercepts) at the scale of the largest
+    assert_mirrors(core.state["params"], twin.state["params"], "params")
+    # exp/log1p of NumPy and of the C library may differ in the last bit (log_loss), so losses
+    # agree to the dtype's rounding rather than bitwise
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(core.history.loss, twin.history.loss, rtol=rtol)
 
 
 @pytest.mark.parametrize(

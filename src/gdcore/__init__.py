@@ -1,7 +1,7 @@
 """gdcore: fast gradient descent with a compiled C++ core and a NumPy twin of every kernel."""
 
 from gdcore import _core
-from gdcore import optim, schedules
+from gdcore import losses, optim, schedules
 from gdcore._config import get_num_threads, set_num_threads, show_config, simd_path
 from gdcore.train import DivergenceError, DivergenceWarning, fit_linear
 
@@ -13,6 +13,7 @@ __all__ = [
     "__version__",
     "fit_linear",
     "get_num_threads",
+    "losses",
     "optim",
     "schedules",
     "set_num_threads",

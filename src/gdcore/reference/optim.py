@@ -83,7 +83,8 @@ def rmsprop_step(
     square_avg[...] = square_avg * T(alpha) + (T(1.0 - alpha) * d) * d
     if centered:
         grad_avg[...] = _lerp(grad_avg, d, T(1.0 - alpha), T(1))
-        r = np.sqrt(np.maximum(square_avg - grad_avg * grad_avg, T(0)))
+        var = square_avg - grad_avg * grad_avg
+        r = np.sqrt(np.where(var > T(0), var, T(0)))  # as the core: NaN becomes 0 too
     else:
         r = np.sqrt(square_avg)
     r = r + T(eps)
