@@ -1,8 +1,9 @@
 """gdcore: fast gradient descent with a compiled C++ core and a NumPy twin of every kernel."""
 
 from gdcore import _core
-from gdcore import losses, optim, schedules
+from gdcore import linear_model, losses, optim, schedules
 from gdcore._config import get_num_threads, set_num_threads, show_config, simd_path
+from gdcore.linear_model import SGDClassifier, SGDRegressor
 from gdcore.train import DivergenceError, DivergenceWarning, fit_linear
 
 __version__ = _core.__version__
@@ -10,9 +11,12 @@ __version__ = _core.__version__
 __all__ = [
     "DivergenceError",
     "DivergenceWarning",
+    "SGDClassifier",
+    "SGDRegressor",
     "__version__",
     "fit_linear",
     "get_num_threads",
+    "linear_model",
     "losses",
     "optim",
     "schedules",

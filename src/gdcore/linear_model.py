@@ -409,7 +409,8 @@ class _BaseSGD:
 
     # -- the driver -------------------------------------------------------------------------
 
-    def _run(self, X, y_fit, *, sample_weight, init, max_iter, tol, validation, partial, kernel):
+    def _run(self, X, y_fit, *, sample_weight, init, max_iter, tol, validation, partial,
+             classes=None):  # fmt: skip
         """Train with fit_linear and store coef_, intercept_, history_, n_iter_, t_, _state."""
         lr, schedule = self._schedule()
         options = dict(
@@ -431,8 +432,9 @@ class _BaseSGD:
             validation_fraction=self.validation_fraction if validation else None,
             num_threads=self._threads(),
             on_divergence="raise",
-            _kernel=kernel,
         )
+        if classes is not None:
+            options["classes"] = classes
         adaptive = self.learning_rate == "adaptive"
         epochs = 0
         losses, lrs, val_losses, val_scores = [], [], [], []
@@ -720,32 +722,12 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
                 init = self._init_state(coef, icpt, heads, d, X.dtype)
         if not partial or init is None:
             self._seed_value = _seed(self.random_state)
-        present = np.unique(y_index).size == k
-        if present:
-            kernel, y_fit, X_fit = None, y_index, X
-        else:
-            # fit_linear derives the classes from y; a partial_fit batch may lack some. Pad one
-            # row per class (so it sees all of them) that the loop never visits.
-            X_fit, y_fit, kernel = self._padded(X, y_index, k)
-            if sw is not None:
-                sw = np.concatenate([sw, np.zeros(k, sw.dtype)])
-        self._run(X_fit, y_fit, sample_weight=sw, init=init, max_iter=max_iter, tol=tol,
-                  validation=not partial and self.early_stopping, partial=partial, kernel=kernel)  # fmt: skip
+        # a partial_fit batch may lack some classes: name them all
+        self._run(X, y_index, sample_weight=sw, init=init, max_iter=max_iter, tol=tol,
+                  validation=not partial and self.early_stopping, partial=partial,
+                  classes=np.arange(k))  # fmt: skip
         self.classes_ = classes
         return self
-
-    @staticmethod
-    def _padded(X, y_index, k):
-        n = X.shape[0]
-        X_fit = np.concatenate([X, np.zeros((k, X.shape[1]), X.dtype)])
-        y_fit = np.concatenate([y_index, np.arange(k)])
-
-        def kernel(X_, Y, sw, train_rows, valid_rows, *args, **kw):
-            from gdcore import _core
-
-            return _core.train_linear(X_, Y, sw, train_rows[train_rows < n], valid_rows, *args, **kw)
-
-        return X_fit, y_fit, kernel
 
     def _store(self, fit):
         coef = np.atleast_2d(fit.coef)
@@ -930,7 +912,7 @@ class SGDRegressor(_RegressorMixin, _BaseSGD, _Base):
             self._seed_value = _seed(self.random_state)
         self._n_outputs = heads if y.ndim == 2 else None
         self._run(X, y, sample_weight=sw, init=init, max_iter=max_iter, tol=tol,
-                  validation=not partial and self.early_stopping, partial=partial, kernel=None)  # fmt: skip
+                  validation=not partial and self.early_stopping, partial=partial)  # fmt: skip
         return self
 
     def _store(self, fit):

@@ -139,7 +139,7 @@ def _as_vector(values, n, dtype, name):
     return arr
 
 
-def _encode_targets(y, n, dtype, task):
+def _encode_targets(y, n, dtype, task, classes=None):
     """Targets as the loop reads them: (n, heads) values, ±1 labels or class indices."""
     y = np.asarray(y)
     if y.ndim == 0 or y.shape[0] != n:
@@ -158,7 +158,14 @@ def _encode_targets(y, n, dtype, task):
         raise ValueError(f"y must be 1-D for classification, got shape {y.shape}")
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError(f"y contains NaN or infinity (first in row {int(np.argmax(~np.isfinite(y)))})")
-    classes, index = np.unique(y, return_inverse=True)
+    if classes is None:
+        classes, index = np.unique(y, return_inverse=True)
+    else:
+        classes = np.unique(np.asarray(classes))
+        index = np.searchsorted(classes, y)
+        unknown = (index >= len(classes)) | (classes[np.minimum(index, len(classes) - 1)] != y)
+        if unknown.any():
+            raise ValueError(f"y holds {y[np.argmax(unknown)]!r}, which is not among classes")
     if len(classes) < 2:
         raise ValueError(f"y has a single class ({classes[0]!r}); classification needs two or more")
     return index, classes
@@ -250,6 +257,7 @@ def fit_linear(
     num_threads: int | None = None,
     init: dict | None = None,
     on_divergence: str = "raise",
+    classes=None,
     _kernel=None,
 ) -> LinearFit:
     """Fit a linear model by gradient descent; returns coefficients, intercepts and history.
@@ -279,6 +287,9 @@ def fit_linear(
     on_divergence: "raise" (DivergenceError) or "warn" (DivergenceWarning); either way the
         parameters are those of the last epoch that ended finite.
 
+    classes: for classification, every label the model should know (as scikit-learn's
+        ``partial_fit(classes=...)``), for data that may lack some of them; default: those in y.
+
     Ctrl-C stops the loop within about 50 ms; the KeyboardInterrupt carries the model of the last
     completed update as its ``fit`` attribute.
     """
@@ -290,7 +301,7 @@ def fit_linear(
     dtype = X.dtype
     classifier = loss in CLASSIFICATION_LOSSES
     if classifier:
-        index, classes = _encode_targets(y, n, dtype, "classification")
+        index, classes = _encode_targets(y, n, dtype, "classification", classes)
         if len(classes) == 2:
             task, heads = "binary", 1
             Y = np.where(index == 1, 1.0, -1.0).astype(dtype).reshape(n, 1)
