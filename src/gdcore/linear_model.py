@@ -33,6 +33,7 @@ from gdcore.train import (
     OPTIMIZERS,
     REGRESSION_LOSSES,
     DivergenceError,
+    DivergenceWarning,
     fit_linear,
 )
 
@@ -488,9 +489,14 @@ class _BaseSGD:
         self.n_iter_ = int(history.epochs)
         self.t_ = float(fit.state["counters"][1] + 1)
         if history.status == "diverged":
-            raise DivergenceError(
+            # A warning, not an error: like scikit-learn's, the fit completes (scikit-learn
+            # clips the loss derivative and returns huge coefficients; gdcore keeps the last
+            # finite ones and says so).
+            warnings.warn(
                 f"{type(self).__name__} diverged in epoch {history.epochs + 1} of this fit: "
-                f"{self._divergence_message} coef_ and intercept_ hold those finite parameters."
+                f"{self._divergence_message} coef_ and intercept_ hold those finite parameters.",
+                DivergenceWarning,
+                stacklevel=3,
             )
         if not partial and tol is not None and history.status == "max_epochs":
             warnings.warn(
