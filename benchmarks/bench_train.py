@@ -16,7 +16,7 @@ from conftest import THREADS, record
 from gdcore import train
 from gdcore.reference import train as ref_train
 
-N, D, EPOCHS = 200_000, 100, 3
+N, D, EPOCHS = 200_000, 100, 5
 
 
 @pytest.fixture(scope="module")
