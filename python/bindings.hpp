@@ -116,4 +116,25 @@ inline void require_like(const FloatArray& a, const std::string& name, const Flo
                           " has shape " + shape_of(ref.array));
 }
 
+// Below this many elements, releasing and re-taking the GIL costs more than it frees.
+inline constexpr std::size_t kReleaseGilAbove = std::size_t{1} << 14;
+
+// Call f(float{}) or f(double{}) for the array's dtype, without the GIL when the array is large.
+template <class F>
+void with_dtype(const FloatArray& a, F&& f) {
+  auto go = [&] {
+    if (a.dtype == Dtype::f32) {
+      f(float{});
+    } else {
+      f(double{});
+    }
+  };
+  if (a.size >= kReleaseGilAbove) {
+    py::gil_scoped_release unlock;
+    go();
+  } else {
+    go();
+  }
+}
+
 }  // namespace gdcore::bind

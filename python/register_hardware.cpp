@@ -4,26 +4,6 @@
 
 namespace gdcore::bind {
 
-namespace {
-template <class F>
-void typed(const FloatArray& a, F&& f) {
-  const bool release = a.size >= (1u << 14);
-  auto go = [&] {
-    if (a.dtype == Dtype::f32) {
-      f(float{});
-    } else {
-      f(double{});
-    }
-  };
-  if (release) {
-    py::gil_scoped_release unlock;
-    go();
-  } else {
-    go();
-  }
-}
-}  // namespace
-
 void register_hardware(py::module_& m) {
   m.def(
       "triad",
@@ -33,7 +13,7 @@ void register_hardware(py::module_& m) {
         FloatArray y = readable_array(c, "c");
         require_like(x, "b", out, "a");
         require_like(y, "c", out, "a");
-        typed(out, [&](auto tag) {
+        with_dtype(out, [&](auto tag) {
           using T = decltype(tag);
           triad<T>(out.ptr<T>(), x.ptr<const T>(), y.ptr<const T>(), T(scalar), out.size,
                    num_threads);
@@ -47,7 +27,7 @@ void register_hardware(py::module_& m) {
         FloatArray out = writable_array(a, "a");
         FloatArray x = readable_array(b, "b");
         require_like(x, "b", out, "a");
-        typed(out, [&](auto tag) {
+        with_dtype(out, [&](auto tag) {
           using T = decltype(tag);
           axpy<T>(out.ptr<T>(), x.ptr<const T>(), T(scalar), out.size, num_threads);
         });

@@ -16,9 +16,6 @@ namespace gdcore::bind {
 
 namespace {
 
-// Below this many elements in one step, releasing and re-taking the GIL costs more than it frees.
-constexpr std::size_t kReleaseGilAbove = 1 << 14;
-
 double get_double(const py::dict& d, const char* key, double fallback) {
   return d.contains(key) ? d[key].cast<double>() : fallback;
 }
@@ -313,24 +310,6 @@ void require_step(std::int64_t step) {
   if (step < 1) throw py::value_error("step must be >= 1 (the count after this update)");
 }
 
-template <class F>
-void run_typed(const Checked& c, F&& f) {
-  const bool release = c.param.size >= kReleaseGilAbove;
-  auto go = [&] {
-    if (c.param.dtype == Dtype::f32) {
-      f(float{});
-    } else {
-      f(double{});
-    }
-  };
-  if (release) {
-    py::gil_scoped_release unlock;
-    go();
-  } else {
-    go();
-  }
-}
-
 }  // namespace
 
 void register_optimizers(py::module_& m) {
@@ -343,7 +322,7 @@ void register_optimizers(py::module_& m) {
         Checked c = check_pair(param, grad);
         void* buf = state_ptr(momentum_buffer, "momentum_buffer", c, momentum != 0.0);
         SgdConfig cfg{lr, momentum, dampening, weight_decay, nesterov, maximize};
-        run_typed(c, [&](auto tag) {
+        with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           sgd_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(buf),
                       c.param.size, step, cfg, 0);
@@ -361,7 +340,7 @@ void register_optimizers(py::module_& m) {
         Checked c = check_pair(param, grad);
         void* s = state_ptr(sum, "sum", c, true);
         AdagradConfig cfg{lr, lr_decay, weight_decay, 0.0, eps, maximize};
-        run_typed(c, [&](auto tag) {
+        with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           adagrad_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(s),
                           c.param.size, step, cfg, 0);
@@ -382,7 +361,7 @@ void register_optimizers(py::module_& m) {
         void* a = state_ptr(grad_avg, "grad_avg", c, centered);
         void* b = state_ptr(momentum_buffer, "momentum_buffer", c, momentum > 0.0);
         RmspropConfig cfg{lr, alpha, eps, weight_decay, momentum, centered, maximize};
-        run_typed(c, [&](auto tag) {
+        with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           rmsprop_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(v),
                           static_cast<T*>(a), static_cast<T*>(b), c.param.size, step, cfg, 0);
@@ -406,7 +385,7 @@ void register_optimizers(py::module_& m) {
         void* mx = state_ptr(max_exp_avg_sq, "max_exp_avg_sq", c, amsgrad);
         AdamConfig cfg{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
                        decoupled_weight_decay};
-        run_typed(c, [&](auto tag) {
+        with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           adam_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(m1),
                        static_cast<T*>(m2), static_cast<T*>(mx), c.param.size, step, cfg, 0);
@@ -427,7 +406,7 @@ void register_optimizers(py::module_& m) {
         void* m1 = state_ptr(exp_avg, "exp_avg", c, true);
         void* u = state_ptr(exp_inf, "exp_inf", c, true);
         AdamaxConfig cfg{lr, beta1, beta2, eps, weight_decay, maximize};
-        run_typed(c, [&](auto tag) {
+        with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           adamax_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(m1),
                          static_cast<T*>(u), c.param.size, step, cfg, 0);
@@ -449,7 +428,7 @@ void register_optimizers(py::module_& m) {
         NadamConfig cfg{lr,           beta1,          beta2,    eps,
                         weight_decay, momentum_decay, maximize, decoupled_weight_decay};
         double out = mu_product;
-        run_typed(c, [&](auto tag) {
+        with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           out = nadam_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(m1),
                               static_cast<T*>(m2), c.param.size, step, mu_product, cfg, 0);

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 
 def real(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
     """A finite real number inside the given bounds, as a float."""
@@ -28,9 +30,7 @@ def real(name: str, value, *, low=None, high=None, low_open=False, high_open=Fal
 
 def flag(name: str, value) -> bool:
     """A boolean (Python or NumPy), as a bool."""
-    if isinstance(value, bool):
-        return value
-    if type(value).__name__ == "bool_":  # numpy.bool_ without importing numpy here
+    if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
@@ -68,7 +68,9 @@ def betas(name: str, value) -> tuple[float, float]:
 
 def choice(name: str, value, options) -> str:
     """One of a fixed set of names."""
-    if not isinstance(value, str) or value not in options:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__} {value!r}")
+    if value not in options:
         listed = ", ".join(repr(o) for o in options)
-        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
     return value

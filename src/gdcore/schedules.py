@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from gdcore import _core
+from gdcore import _validate as check
 
 __all__ = [
     "LRSchedule",
@@ -62,17 +63,7 @@ _INT64_MAX = 2**63 - 1
 # naming the argument.
 
 
-def _real(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
-    return value
+_real = check.real
 
 
 def _lr(name: str, value) -> float:
@@ -80,29 +71,11 @@ def _lr(name: str, value) -> float:
 
 
 def _integer(name: str, value, *, low=None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if low is not None and value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    if value > _INT64_MAX:
-        raise ValueError(f"{name} must be <= {_INT64_MAX}, got {value}")
-    return value
+    return check.integer(name, value, low=low, high=_INT64_MAX)
 
 
-def _flag(name: str, value) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
-
-
-def _choice(name: str, value, options: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__} {value!r}")
-    if value not in options:
-        allowed = ", ".join(repr(o) for o in options)
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
+_flag = check.flag
+_choice = check.choice
 
 
 def _metric(value) -> float:
