@@ -72,8 +72,9 @@ struct Arrays {
   FloatArray X, Y, sample_weight, params;
   std::array<FloatArray, 3> opt_state;
   std::array<bool, 3> has_state{false, false, false};
-  FloatArray l1_q;
+  FloatArray l1_q, averaged;
   bool has_q = false;
+  bool has_avg = false;
   bool has_weight = false;
 };
 
@@ -101,6 +102,7 @@ py::dict run(const Arrays& a, const std::vector<std::int64_t>& train,
   state.mu_product = f(0);
   state.l1_u = f(1);
   state.l1_q = a.has_q ? a.l1_q.ptr<T>() : nullptr;
+  state.averaged = a.has_avg ? a.averaged.ptr<T>() : nullptr;
 
   ScheduleRef sched{schedule, opt.lr()};
   Poll poll = [] {
@@ -182,13 +184,14 @@ void register_train(py::module_& m) {
       "train_linear",
       [](py::object X, py::object Y, py::object sample_weight, py::object train_rows,
          py::object valid_rows, py::object params, py::list opt_state, py::object l1_q,
+         py::object averaged,
          py::array_t<std::int64_t> counters, py::array_t<double> floats, const std::string& task,
          std::size_t heads, const std::string& loss, double epsilon, const std::string& optimizer,
          py::dict optimizer_options, py::object schedule, std::size_t batch_size,
          std::int64_t max_epochs, double tol, std::int64_t n_iter_no_change, bool early_stopping,
          bool shuffle, std::uint64_t seed, const std::string& penalty, double alpha,
          double l1_ratio, bool fit_intercept, double target_loss, std::int64_t record_every,
-         int num_threads) {
+         std::int64_t average, int num_threads) {
         Arrays a;
         a.X = float_array(X, "X");
         if (a.X.array.ndim() != 2) throw py::value_error("X must be 2-D (n_samples, n_features)");
@@ -224,6 +227,13 @@ void register_train(py::module_& m) {
             throw py::value_error("l1_q must hold heads * n_features values");
           a.has_q = true;
         }
+        if (!averaged.is_none()) {
+          a.averaged = writable_array(averaged, "averaged");
+          require_like(a.averaged, "averaged", a.params, "params");
+          a.has_avg = true;
+        }
+        if (average > 0 && !a.has_avg)
+          throw py::value_error("averaged is required when average > 0");
         if (counters.size() != 3 || floats.size() != 2)
           throw py::value_error("counters must hold 3 and floats 2 values");
 
@@ -243,6 +253,7 @@ void register_train(py::module_& m) {
         s.fit_intercept = fit_intercept;
         s.target_loss = target_loss;
         s.record_every = record_every;
+        s.average = average;
         s.threads = num_threads;
         if ((s.penalty == Penalty::l1 || s.penalty == Penalty::elasticnet) && !a.has_q)
           throw py::value_error("l1_q is required with an l1 or elasticnet penalty");
@@ -263,13 +274,13 @@ void register_train(py::module_& m) {
       },
       py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("train_rows"),
       py::arg("valid_rows"), py::arg("params"), py::arg("opt_state"), py::arg("l1_q"),
-      py::arg("counters").noconvert(), py::arg("floats").noconvert(), py::kw_only(),
+      py::arg("averaged"), py::arg("counters").noconvert(), py::arg("floats").noconvert(), py::kw_only(),
       py::arg("task"), py::arg("heads"), py::arg("loss"), py::arg("epsilon"),
       py::arg("optimizer"), py::arg("optimizer_options"), py::arg("schedule"),
       py::arg("batch_size"), py::arg("max_epochs"), py::arg("tol"), py::arg("n_iter_no_change"),
       py::arg("early_stopping"), py::arg("shuffle"), py::arg("seed"), py::arg("penalty"),
       py::arg("alpha"), py::arg("l1_ratio"), py::arg("fit_intercept"), py::arg("target_loss"),
-      py::arg("record_every"), py::arg("num_threads"));
+      py::arg("record_every"), py::arg("average"), py::arg("num_threads"));
 }
 
 }  // namespace gdcore::bind

@@ -70,6 +70,7 @@ if parametrize_with_checks is not None:
             SGDRegressor(),
             SGDClassifier(optimizer="adam", batch_size=16, learning_rate="constant", eta0=0.01),
             SGDRegressor(optimizer="adam", batch_size=16, learning_rate="constant", eta0=0.01),
+            SGDClassifier(average=10),
         ],
         expected_failed_checks=_expected_failures,
     )
@@ -247,6 +248,23 @@ def test_one_pass_matches_sklearn_regressor(learning_rate):
     assert ours.n_iter_ == theirs.n_iter_ == 1
 
 
+@pytest.mark.parametrize("average", [True, 20])
+def test_one_pass_averaged_sgd_matches_sklearn(average):
+    sk = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(50, 3))
+    y = X @ np.array([1.0, -1.0, 2.0]) + 0.5 + 0.1 * rng.normal(size=50)
+    params = dict(learning_rate="constant", eta0=0.05, alpha=0.01, max_iter=1, tol=None,
+                  shuffle=False, penalty="l2", average=average)  # fmt: skip
+    theirs = sk.SGDRegressor(**params).fit(X, y)
+    ours = SGDRegressor(**params).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-10)
+    # the average differs from the last iterate
+    last = SGDRegressor(**dict(params, average=False)).fit(X, y)
+    assert np.max(np.abs(ours.coef_ - last.coef_)) > 1e-3
+
+
 def test_one_pass_matches_sklearn_hinge_classifier():
     sk = pytest.importorskip("sklearn.linear_model")
     rng = np.random.default_rng(1)
@@ -370,7 +388,7 @@ def test_softmax_probabilities():
         (lambda X, y: SGDClassifier(optimizer="lbfgs").fit(X, y), "optimizer"),
         (lambda X, y: SGDClassifier(learning_rate="fast").fit(X, y), "learning_rate"),
         (lambda X, y: SGDClassifier(batch_size=0).fit(X, y), "batch_size"),
-        (lambda X, y: SGDClassifier(average=True).fit(X, y), "average"),
+        (lambda X, y: SGDClassifier(average=-1).fit(X, y), "average"),
         (lambda X, y: SGDClassifier().fit(X, y, sample_weight=np.ones(39)), "sample_weight"),
         (lambda X, y: SGDClassifier().fit(X, y + 0.5), "Unknown label type"),
         (lambda X, y: SGDClassifier().partial_fit(X, y), "classes"),

@@ -99,6 +99,8 @@ def test_loop_mirrors_twin(loss, optimizer, batch_size, dtype):
         dict(loss="squared_error", schedule="invscaling", fit_intercept=False),
         dict(loss="log_loss", schedule="plateau", validation_fraction=0.2),
         dict(loss="modified_huber", optimizer="momentum", record_every=5, shuffle=False),
+        dict(loss="squared_error", average=True, penalty="l1", alpha=0.001),
+        dict(loss="hinge", classes=3, average=40, optimizer="adam"),
     ],
     ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()),
 )
@@ -184,9 +186,11 @@ def test_history_records_lr_and_path():
     np.testing.assert_array_equal(fit.history.path[-1], np.r_[fit.coef, fit.intercept])
 
 
-def test_continuing_from_state_equals_one_long_fit():
+@pytest.mark.parametrize("average", [False, True])
+def test_continuing_from_state_equals_one_long_fit(average):
     X, y = _problem("log_loss", n=90)
-    kw = dict(loss="log_loss", optimizer="adam", lr=0.01, batch_size=4, tol=None, random_state=9)
+    kw = dict(loss="log_loss", optimizer="adam", lr=0.01, batch_size=4, tol=None, random_state=9,
+              average=average)  # fmt: skip
     whole = train.fit_linear(X, y, max_epochs=6, **kw)
     first = train.fit_linear(X, y, max_epochs=2, **kw)
     rest = train.fit_linear(X, y, max_epochs=4, init=first.state, **kw)
@@ -195,6 +199,16 @@ def test_continuing_from_state_equals_one_long_fit():
 
 
 # -- divergence, Ctrl-C, bad input ---------------------------------------------------------------
+
+
+def test_averaged_sgd_is_the_mean_of_the_iterates():
+    X, y = _problem("squared_error", n=30, d=3)
+    kw = dict(lr=0.05, batch_size=1, max_epochs=2, tol=None, shuffle=False, record_every=1)
+    fit = train.fit_linear(X, y, average=11, **kw)
+    path = fit.history.path  # row u = parameters after update u (row 0: the start)
+    expected = path[11:].mean(axis=0)  # updates 11..60 averaged
+    np.testing.assert_allclose(np.r_[fit.coef, fit.intercept], expected, rtol=1e-12)
+    np.testing.assert_array_equal(fit.state["params"], path[-1])  # the last iterate is kept
 
 
 def test_divergence_raises_names_step_and_rate_and_keeps_finite_params():

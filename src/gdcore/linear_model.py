@@ -279,11 +279,8 @@ class _BaseSGD:
                    low_open=True, high_open=True)  # fmt: skip
         check.integer("n_iter_no_change", self.n_iter_no_change, low=1)
         check.flag("warm_start", self.warm_start)
-        if self.average is not False and self.average != 0:
-            raise ValueError(
-                f"average={self.average!r} is not supported by {name}: gdcore's training loop "
-                "does not keep averaged (ASGD) coefficients yet; use average=False"
-            )
+        if not isinstance(self.average, (bool, np.bool_)):
+            check.integer("average", self.average, low=0)
         if self.batch_size is not None:
             check.integer("batch_size", self.batch_size, low=1)
         if not isinstance(self.optimizer, str) and not hasattr(self.optimizer, "param_groups"):
@@ -433,6 +430,7 @@ class _BaseSGD:
             validation_fraction=self.validation_fraction if validation else None,
             num_threads=self._threads(),
             on_divergence="raise",
+            average=self.average,
         )
         if classes is not None:
             options["classes"] = classes
@@ -542,8 +540,8 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
     (``classes_[1]`` is the positive class); three or more train one-vs-rest heads, or one
     softmax model with ``multi_class="softmax"`` (log_loss only).
 
-    Not supported: ``average`` other than False (the loop keeps no averaged coefficients).
-    Sparse X is densified.
+    ``average=True`` (or an int n: from the n-th update on) makes coef_ and intercept_ the
+    running averages of the iterates (averaged SGD, as scikit-learn's). Sparse X is densified.
     """
 
     _LOSSES = CLASSIFICATION_LOSSES
@@ -808,7 +806,7 @@ class SGDRegressor(_RegressorMixin, _BaseSGD, _Base):
     ``num_threads``. y may also be 2-D with several outputs (coef_ is then (n_outputs,
     n_features)); a column vector is raveled with a DataConversionWarning, as scikit-learn does.
 
-    Not supported: ``average`` other than False. Sparse X is densified.
+    ``average`` as in SGDClassifier. Sparse X is densified.
     """
 
     _LOSSES = REGRESSION_LOSSES

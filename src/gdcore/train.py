@@ -257,6 +257,7 @@ def fit_linear(
     num_threads: int | None = None,
     init: dict | None = None,
     on_divergence: str = "raise",
+    average=False,
     classes=None,
     _kernel=None,
 ) -> LinearFit:
@@ -287,6 +288,10 @@ def fit_linear(
     on_divergence: "raise" (DivergenceError) or "warn" (DivergenceWarning); either way the
         parameters are those of the last epoch that ended finite.
 
+    average: averaged SGD (Polyak-Ruppert, as scikit-learn's ``average=``): True averages the
+        parameters of every update, an int n from the n-th update on; the result's coef and
+        intercept are then the averages (once that many updates have run), and
+        ``state["params"]`` keeps the last iterate.
     classes: for classification, every label the model should know (as scikit-learn's
         ``partial_fit(classes=...)``), for data that may lack some of them; default: those in y.
 
@@ -341,13 +346,16 @@ def fit_linear(
         validation_fraction = 0.1
     target = -math.inf if target_loss is None else check.real("target_loss", target_loss)
     record_every = check.integer("record_every", record_every, low=0)
+    if isinstance(average, (bool, np.bool_)):
+        average = 1 if average else 0
+    average = check.integer("average", average, low=0)
     threads = check.num_threads(num_threads) or _core.get_num_threads()
     kind, options = _optimizer(optimizer, lr, optimizer_options)
     sched = _schedule(schedule, options["lr"])
     train_rows, valid_rows = _split_rows(n, validation_fraction, seed)
 
     size = heads * d + heads
-    state = _initial_state(init, kind, options, size, heads * d, dtype, penalty)
+    state = _initial_state(init, kind, options, size, heads * d, dtype, penalty, average)
     kernel = _core.train_linear if _kernel is None else _kernel
     # The loop advances a copy of the schedule (ReduceLROnPlateau keeps state), kept in the
     # result's state so that a continued fit picks it up where it stopped.
@@ -358,13 +366,13 @@ def fit_linear(
     state["schedule"] = sched_arg
     raw = kernel(
         X, Y, sample_weight, train_rows, valid_rows, state["params"], state["opt_state"],
-        state["l1_q"], state["counters"], state["floats"],
+        state["l1_q"], state["averaged"], state["counters"], state["floats"],
         task=task, heads=heads, loss=loss if task != "softmax" else "log_loss", epsilon=epsilon,
         optimizer=kind, optimizer_options=options, schedule=sched_arg, batch_size=batch_size,
         max_epochs=max_epochs, tol=tol, n_iter_no_change=n_iter_no_change,
         early_stopping=early_stopping, shuffle=shuffle, seed=seed, penalty=penalty, alpha=alpha,
         l1_ratio=l1_ratio, fit_intercept=fit_intercept, target_loss=target,
-        record_every=record_every, num_threads=threads,
+        record_every=record_every, average=average, num_threads=threads,
     )  # fmt: skip
     history = History(
         loss=list(raw["loss"]),
@@ -376,6 +384,8 @@ def fit_linear(
         path=raw["path"] if record_every else None,
     )
     params = state["params"]
+    if average and state["counters"][1] >= average:
+        params = state["averaged"]
     coef = params[: heads * d].reshape(heads, d)
     intercept = params[heads * d :]
     if heads == 1 and task != "softmax":
@@ -399,7 +409,7 @@ def fit_linear(
     return fit
 
 
-def _initial_state(init, kind, options, size, n_weights, dtype, penalty):
+def _initial_state(init, kind, options, size, n_weights, dtype, penalty, average=0):
     """Parameters, optimizer state and counters: zeros, or copies of an earlier fit's."""
     names = _STATE_ORDER[kind]
     if init is not None:
@@ -439,10 +449,17 @@ def _initial_state(init, kind, options, size, n_weights, dtype, penalty):
         else:
             l1_q = np.zeros(n_weights, dtype=dtype)
             floats[1] = 0.0
+    averaged = None
+    if average:
+        if same and init.get("averaged") is not None:
+            averaged = np.array(init["averaged"], dtype=dtype)
+        else:
+            averaged = np.zeros(size, dtype=dtype)
     return {
         "params": params,
         "opt_state": opt_state,
         "l1_q": l1_q,
+        "averaged": averaged,
         "counters": counters,
         "floats": floats,
         "opt_kind": kind,

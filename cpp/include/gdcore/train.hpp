@@ -128,6 +128,7 @@ struct TrainSettings {
   bool fit_intercept = true;
   double target_loss = -std::numeric_limits<double>::infinity();
   std::int64_t record_every = 0;  // 0: no parameter path
+  std::int64_t average = 0;       // > 0: average the parameters from the update with this count on
   int threads = 0;
 };
 
@@ -143,6 +144,7 @@ struct TrainState {
   std::int64_t epoch = 0;          // epochs so far (seeds the shuffle)
   double l1_u = 0.0;               // l1 penalty each weight could have received so far
   T* l1_q = nullptr;               // l1 penalty each weight did receive (K*d)
+  T* averaged = nullptr;           // running mean of the parameters (K*d + K), when averaging
 };
 
 enum class Status { max_epochs, converged, target_reached, diverged, interrupted };
@@ -451,6 +453,7 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
   // A copy of everything a step changes, taken at the start of each epoch: divergence rolls back
   // to it.
   std::vector<T> saved_params(size), saved_q(state.l1_q ? weights : 0);
+  std::vector<T> saved_avg(state.averaged ? size : 0);
   std::vector<std::vector<T>> saved_states(n_states);
   TrainState<T> saved = state;
 
@@ -472,6 +475,7 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
     for (std::size_t i = 0; i < n_states; ++i)
       if (state.opt_state[i]) saved_states[i].assign(state.opt_state[i], state.opt_state[i] + size);
     if (state.l1_q) std::copy(state.l1_q, state.l1_q + weights, saved_q.begin());
+    if (state.averaged) std::copy(state.averaged, state.averaged + size, saved_avg.begin());
     saved = state;
 
     if (s.shuffle) {
@@ -519,6 +523,13 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
         }
       }
       state.t += 1;
+      // Averaged SGD (Polyak-Ruppert, as scikit-learn's average=): from update number `average`
+      // on, the running mean a = a + (p - a) / (updates since then).
+      if (state.averaged && s.average > 0 && state.t >= s.average) {
+        const T count = T(static_cast<double>(state.t - s.average + 1));
+        T* __restrict a = state.averaged;
+        for (std::size_t j = 0; j < size; ++j) a[j] = a[j] + (state.params[j] - a[j]) / count;
+      }
       if (s.record_every > 0 && state.t % s.record_every == 0) record_path();
       rows_since_poll += end - begin;
       if (rows_since_poll >= 4096) {
@@ -548,6 +559,7 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
       for (std::size_t i = 0; i < n_states; ++i)
         if (state.opt_state[i]) std::copy(saved_states[i].begin(), saved_states[i].end(), state.opt_state[i]);
       if (state.l1_q) std::copy(saved_q.begin(), saved_q.end(), state.l1_q);
+      if (state.averaged) std::copy(saved_avg.begin(), saved_avg.end(), state.averaged);
       state = saved;
       result.status = Status::diverged;
       break;

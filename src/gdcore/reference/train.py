@@ -175,10 +175,10 @@ def _optimizer_step(name, options, param, grad, states, step, mu_product):
 
 
 def train_linear(
-    X, Y, sample_weight, train_rows, valid_rows, params, opt_state, l1_q, counters, floats, *,
-    task, heads, loss, epsilon, optimizer, optimizer_options, schedule, batch_size, max_epochs,
-    tol, n_iter_no_change, early_stopping, shuffle, seed, penalty, alpha, l1_ratio,
-    fit_intercept, target_loss, record_every, num_threads,
+    X, Y, sample_weight, train_rows, valid_rows, params, opt_state, l1_q, averaged, counters,
+    floats, *, task, heads, loss, epsilon, optimizer, optimizer_options, schedule, batch_size,
+    max_epochs, tol, n_iter_no_change, early_stopping, shuffle, seed, penalty, alpha, l1_ratio,
+    fit_intercept, target_loss, record_every, average, num_threads,
 ):  # fmt: skip
     """The NumPy twin of ``gdcore._core.train_linear`` (same arguments, same in-place updates)."""
     T = X.dtype.type
@@ -211,6 +211,7 @@ def train_linear(
             None if l1_q is None else l1_q.copy(),
             counters.copy(),
             floats.copy(),
+            None if averaged is None else averaged.copy(),
         )
         if shuffle:
             order = shuffled_order(train_rows, seed, int(counters[2]))
@@ -247,6 +248,9 @@ def train_linear(
                 params[:weights] = w
                 l1_q[...] = l1_q + (w - z)
             counters[1] += 1
+            if averaged is not None and average > 0 and counters[1] >= average:
+                count = T(float(counters[1] - average + 1))
+                averaged[...] = averaged + (params - averaged) / count
             if record_every > 0 and counters[1] % record_every == 0:
                 result["path"].append(params.astype(np.float64).copy())
         if not diverged and not np.all(np.isfinite(params)):
@@ -261,6 +265,8 @@ def train_linear(
                 l1_q[...] = snapshot[2]
             counters[...] = snapshot[3]
             floats[...] = snapshot[4]
+            if averaged is not None:
+                averaged[...] = snapshot[5]
             result["status"] = "diverged"
             break
         counters[2] += 1
