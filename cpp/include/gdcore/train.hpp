@@ -215,13 +215,9 @@ struct BatchBody {
     const T* b = params + k * d;
     T* G = grad;
     T* Gb = grad + k * d;
-    std::vector<T> heap;
     T stack[2 * kBlockRows * kMaxStackHeads];
-    T* P = stack;  // kBlockRows × k predictions, then their derivatives
-    if (k > kMaxStackHeads) {
-      heap.resize(2 * kBlockRows * k);
-      P = heap.data();
-    }
+    std::vector<T> heap(k > kMaxStackHeads ? 2 * kBlockRows * k : 0);
+    T* P = k > kMaxStackHeads ? heap.data() : stack;  // kBlockRows × k predictions, then derivatives
     T* DP = P + kBlockRows * k;
     T rows_loss[kBlockRows];
     T weights[kBlockRows];
@@ -247,10 +243,17 @@ struct BatchBody {
           T ys[kBlockRows];
           for (std::size_t i = 0; i < m; ++i)
             ys[i] = data->Y[static_cast<std::size_t>(order[r0 + i]) * ky];
+          if (m == kBlockRows) {  // a full block: one vector loop (same operations, same bits)
 #pragma omp simd
-          for (std::size_t i = 0; i < m; ++i) {
-            rows_loss[i] = head->loss.loss(P[i], ys[i]);
-            DP[i] = head->loss.dloss(P[i], ys[i]);
+            for (std::size_t i = 0; i < kBlockRows; ++i) {
+              rows_loss[i] = head->loss.loss(P[i], ys[i]);
+              DP[i] = head->loss.dloss(P[i], ys[i]);
+            }
+          } else {  // a short batch (stochastic steps): no vector set-up for one or two rows
+            for (std::size_t i = 0; i < m; ++i) {
+              rows_loss[i] = head->loss.loss(P[i], ys[i]);
+              DP[i] = head->loss.dloss(P[i], ys[i]);
+            }
           }
         } else {
           for (std::size_t i = 0; i < m; ++i)
