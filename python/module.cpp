@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   gdcore::bind::register_hardware(m);
   gdcore::bind::register_losses(m);
   gdcore::bind::register_train(m);
+  gdcore::bind::register_minimize(m);
 }
