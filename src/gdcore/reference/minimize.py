@@ -1,0 +1,125 @@
+r"""The twin of cpp/include/gdcore/minimize.hpp: the minimize loop in NumPy.
+
+:func:`minimize` takes the arguments of :func:`gdcore.minimize` and validates them the same way,
+then repeats the compiled loop step for step with the twins of the built-in functions
+(:mod:`gdcore.reference.functions`) and of the optimizers (:mod:`gdcore.reference.optim`)::
+
+    f, g = fun(x0);  stop if ‖g‖ <= tol
+    for t = 1 … max_iter:
+        x = optimizer_step(x, g, lr = schedule.lr(t - 1))
+        x, f or g not finite -> diverged, back to the previous point
+        record x and f; schedule.observe(f); stop if ‖g‖ <= tol
+
+‖g‖ is summed in float64 in index order. The schedule object is the one the compiled loop gets
+(its own twin is :mod:`gdcore.reference.schedules`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+
+from gdcore.minimize import MinimizeResult, _finish, _prepare
+from gdcore.minimize import DEFAULT_MAX_ITER, DEFAULT_TOL
+from gdcore.reference import functions as ref_functions
+from gdcore.reference.train import _optimizer_step
+from gdcore.train import _initial_state
+
+__all__ = ["minimize", "gradient_norm"]
+
+
+def gradient_norm(g) -> float:
+    """√(Σ g_i²) with the squares summed in float64 in index order."""
+    gd = np.asarray(g, dtype=np.float64)
+    return math.sqrt(float(np.add.accumulate(gd * gd)[-1]))
+
+
+def _evaluate(fun, grad, fun_opts, x):
+    """(value, gradient) at a copy of x, as the core's objectives give them."""
+    T = x.dtype.type
+    if isinstance(fun, str):
+        value, g = ref_functions.evaluate(fun, x.copy(), **fun_opts)
+        return T(value), np.asarray(g, dtype=x.dtype)
+    if grad is None:
+        value, g = fun(x.copy())
+    else:
+        value = fun(x.copy())
+        g = grad(x.copy())
+    return T(float(value)), np.ascontiguousarray(g, dtype=x.dtype).reshape(x.shape)
+
+
+def minimize(*args, **kwargs) -> MinimizeResult:
+    """:func:`gdcore.minimize` in NumPy: same arguments, same result."""
+    # The core lets values overflow to inf quietly and then reports the divergence; so does this.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _minimize(*args, **kwargs)
+
+
+def _minimize(
+    fun,
+    x0,
+    grad=None,
+    optimizer="adam",
+    lr: float | None = None,
+    schedule=None,
+    max_iter: int = DEFAULT_MAX_ITER,
+    tol: float | None = DEFAULT_TOL,
+    record: bool = True,
+    **options,
+) -> MinimizeResult:
+    x, fun, grad, fun_opts, kind, opt, sched, max_iter, tol, record = _prepare(
+        fun, x0, grad, optimizer, lr, schedule, max_iter, tol, record, options
+    )
+    sched_core = None if sched is None else copy.copy(sched._core)
+    n = x.size
+    states = _initial_state(None, kind, opt, n, 0, x.dtype, "none")["opt_state"]
+    mu_product = 1.0
+    raw = {"status": "max_iter", "n_iter": 0, "bad_step": -1, "bad_lr": 0.0, "bad": ""}
+    path, losses = [], []
+
+    f, g = _evaluate(fun, grad, fun_opts, x)
+    if not (np.isfinite(f) and np.isfinite(g).all()):
+        raw.update(status="diverged", bad_step=0, bad="value" if not np.isfinite(f) else "gradient",
+                   fun=float(f), grad=g, grad_norm=0.0, path=None, losses=None)  # fmt: skip
+        return _finish(x, raw, tol, record, x.dtype)
+    path.append(x.copy())
+    losses.append(float(f))
+    if gradient_norm(g) <= tol:
+        raw["status"] = "converged"
+    t = 1
+    while t <= max_iter and raw["status"] != "converged":
+        step_lr = opt["lr"] if sched_core is None else sched_core.lr(t - 1)
+        previous, previous_g, previous_f = x.copy(), g.copy(), f
+        mu_product = _optimizer_step(kind, dict(opt, lr=step_lr), x, g, states, t, mu_product)
+        bad = ""
+        if not np.isfinite(x).all():
+            bad = "point"
+        else:
+            f, g = _evaluate(fun, grad, fun_opts, x)
+            if not np.isfinite(f):
+                bad = "value"
+            elif not np.isfinite(g).all():
+                bad = "gradient"
+        if bad:
+            x[...] = previous
+            g, f = previous_g, previous_f
+            raw.update(status="diverged", bad=bad, bad_step=t, bad_lr=step_lr)
+            break
+        raw["n_iter"] = t
+        path.append(x.copy())
+        losses.append(float(f))
+        if sched_core is not None:
+            sched_core.observe(float(f))
+        if gradient_norm(g) <= tol:
+            raw["status"] = "converged"
+        t += 1
+    raw.update(
+        fun=float(f),
+        grad=g,
+        grad_norm=gradient_norm(g),
+        path=np.array(path, dtype=x.dtype).reshape(len(path), n),
+        losses=np.array(losses, dtype=np.float64),
+    )
+    return _finish(x, raw, tol, record, x.dtype)
