@@ -108,7 +108,8 @@ def _prepare(fun, x0, grad, optimizer, lr, schedule, max_iter, tol, record, opti
     if lr is not None:
         lr = check.real("lr", lr, low=0.0, low_open=True)
     try:
-        kind, opt = _optimizer(optimizer, DEFAULT_LR if lr is None else lr, options)
+        # a name with lr=None gets DEFAULT_LR (fit_linear's 0.01); an Optimizer keeps its own
+        kind, opt = _optimizer(optimizer, lr, options)
     except TypeError as error:
         if "unexpected keyword" not in str(error):
             raise
