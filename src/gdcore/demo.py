@@ -159,8 +159,7 @@ def _pictures(outdir, extras, bar):
         matplotlib.use("Agg")
     except ImportError:
         return []
-    from gdcore import plot
-    from gdcore.minimize import builtin_function
+    from gdcore import functions, plot
     from gdcore.playground import write_playground
 
     os.makedirs(outdir, exist_ok=True)
@@ -176,10 +175,14 @@ def _pictures(outdir, extras, bar):
     plot.lr_sweep(path=out("learning_rates.png"))
     bar.step("picture: too small, right, too large")
     for function, races in extras["races"].items():
-        fun = builtin_function(function, **({"condition": 20.0, "angle": 0.5}
-                                            if function == "quadratic" else {}))  # fmt: skip
+        opts = {"condition": 20.0, "angle": 0.5} if function == "quadratic" else {}
+
+        def height(x, y, function=function, opts=opts):
+            points = np.stack([np.ravel(x), np.ravel(y)], axis=1)
+            return functions.evaluate(function, points, **opts)[0].reshape(np.shape(x))
+
         view = {"quadratic": ((-3, 3), (-3, 3)), "rosenbrock": ((-2, 2), (-1, 3))}[function]
-        plot.contour(lambda x, y: fun.value(np.stack([x, y], axis=-1)), *view,
+        plot.contour(height, *view,
                      paths=[r.path for r in races.values()], labels=list(races),
                      arrows=True, path=out(f"{function}_paths.png"))  # fmt: skip
     bar.step("pictures: optimizer paths")

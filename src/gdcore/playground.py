@@ -163,7 +163,8 @@ def build_playground(
     computed by :func:`gdcore.minimize` (wholly in C++). The map is the function on a ``grid`` ×
     ``grid`` lattice, shaded in ``bands`` bands of log-height.
     """
-    from gdcore.minimize import builtin_function, minimize
+    from gdcore import functions
+    from gdcore.minimize import minimize
 
     function = check.choice("function", function, tuple(DEFAULT_VIEWS))
     n_rates = check.integer("n_rates", n_rates, low=2)
@@ -172,11 +173,11 @@ def build_playground(
     bands = check.integer("bands", bands, low=2)
     size = check.integer("size", size, low=100)
     view = DEFAULT_VIEWS[function]
-    fun = builtin_function(function, **function_options)
     xs = np.linspace(*view["xlim"], grid)
     ys = np.linspace(*view["ylim"], grid)
     gx, gy = np.meshgrid(xs, ys)  # row j = y index, column i = x index
-    values = fun.value(np.stack([gx.ravel(), gy.ravel()], axis=1))
+    values, _ = functions.evaluate(function, np.stack([gx.ravel(), gy.ravel()], axis=1),
+                                   **function_options)
     floor = float(np.min(values))
     heights = np.log1p(np.maximum(values - floor, 0.0))
     edges = np.quantile(heights, np.linspace(0, 1, bands + 1)[1:-1])
@@ -187,7 +188,7 @@ def build_playground(
         runs[name] = []
         for lr in lrs:
             result = minimize(function, view["x0"], optimizer=name, lr=float(lr), max_iter=steps,
-                              tol=0.0, record=True, **function_options)  # fmt: skip
+                              tol=None, record=True, **function_options)  # fmt: skip
             path = np.asarray(result.path, dtype=np.float64)
             path = path[np.all(np.isfinite(path), axis=1)]
             # clip far-away points to a margin around the view so the line stays drawable
@@ -199,7 +200,7 @@ def build_playground(
                     path=np.round(path, 5).tolist(),
                     steps=int(result.n_iter),
                     final=float(result.fun) if math.isfinite(result.fun) else 1e300,
-                    diverged=not math.isfinite(result.fun) or "diverg" in result.message,
+                    diverged=getattr(result, "status", "") == "diverged",
                 )
             )
     data = dict(
@@ -207,7 +208,7 @@ def build_playground(
         ylim=list(view["ylim"]),
         lrs=[float(v) for v in lrs],
         start_index=n_rates // 2,
-        minima=[list(map(float, m)) for m in fun.minima],
+        minima=[list(map(float, m)) for m in functions.minimizers(function, **function_options)],
         grid=dict(n=grid, bands=bands, levels=levels.astype(int).tolist()),
         runs=runs,
     )
