@@ -148,7 +148,7 @@ def test_float32_is_kept_and_ints_become_float64():
 @pytest.mark.parametrize(
     "name,x,options,error,match",
     [
-        ("ackley", [0.0, 0.0], {}, ValueError, "fun must be one of"),
+        ("ackley", [0.0, 0.0], {}, ValueError, "name must be one of"),
         ("beale", [0.0, 0.0, 0.0], {}, ValueError, "x has 3 coordinates but beale takes exactly 2"),
         ("rosenbrock", [0.0], {}, ValueError, "rosenbrock takes at least 2"),
         ("booth", [0.0, 0.0], {"a": 1.0}, TypeError, "unknown option 'a' for the booth function"),

@@ -71,9 +71,9 @@ MINIMIZERS = {
 }
 
 
-def function_options(name, options: dict) -> dict:
+def function_options(name, options: dict, argument: str = "name") -> dict:
     """The built-in's validated options (defaults filled in); errors name the bad one."""
-    name = check.choice("fun", name, FUNCTION_NAMES)
+    name = check.choice(argument, name, FUNCTION_NAMES)
     known = FUNCTION_OPTIONS[name]
     out = dict(known)
     for key, value in options.items():

@@ -87,7 +87,7 @@ def _prepare(fun, x0, grad, optimizer, lr, schedule, max_iter, tol, record, opti
         if grad is not None:
             raise TypeError("grad must be None for a built-in function (its gradient is built in)")
         known = FUNCTION_OPTIONS[fun]
-        fun_opts = function_options(fun, {k: v for k, v in options.items() if k in known})
+        fun_opts = function_options(fun, {k: v for k, v in options.items() if k in known}, "fun")
         options = {k: v for k, v in options.items() if k not in known}
         low = 1 if fun in ("quadratic", "rastrigin") else 2
         high = 2 if fun in ("beale", "himmelblau", "booth", "saddle") else None
