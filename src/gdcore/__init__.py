@@ -1,10 +1,11 @@
 """gdcore: fast gradient descent with a compiled C++ core and a NumPy twin of every kernel."""
 
 from gdcore import _core
-from gdcore import linear_model, losses, optim, schedules
+from gdcore import functions, linear_model, losses, optim, schedules
 from gdcore._config import get_num_threads, set_num_threads, show_config, simd_path
 from gdcore.linear_model import SGDClassifier, SGDRegressor
 from gdcore.lr_range import LRFinderResult, lr_find
+from gdcore.minimize import MinimizeResult, minimize
 from gdcore.train import DivergenceError, DivergenceWarning, fit_linear
 
 __version__ = _core.__version__
@@ -13,13 +14,16 @@ __all__ = [
     "DivergenceError",
     "DivergenceWarning",
     "LRFinderResult",
+    "MinimizeResult",
     "SGDClassifier",
     "SGDRegressor",
     "__version__",
     "fit_linear",
+    "functions",
     "get_num_threads",
     "linear_model",
     "lr_find",
+    "minimize",
     "losses",
     "optim",
     "schedules",
