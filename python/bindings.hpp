@@ -117,6 +117,13 @@ inline void require_like(const FloatArray& a, const std::string& name, const Flo
                           " has shape " + shape_of(ref.array));
 }
 
+// For the compiled loops' Ctrl-C polling (called without the GIL): true once a signal handler
+// raised, the exception (KeyboardInterrupt) then pending for the caller to hand back.
+inline bool python_interrupted() {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
 // Below this many elements, releasing and re-taking the GIL costs more than it frees.
 inline constexpr std::size_t kReleaseGilAbove = std::size_t{1} << 14;
 

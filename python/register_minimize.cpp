@@ -95,16 +95,6 @@ void require_dim(const FunctionSpec& spec, const std::string& name, std::size_t 
   }
 }
 
-// The loop's learning rate: a gdcore schedule, or the optimizer's constant rate.
-struct LoopSchedule {
-  Schedule* schedule;
-  double constant;
-  double lr(std::int64_t t) const { return schedule ? schedule->lr(t) : constant; }
-  void observe(double metric) {
-    if (schedule) schedule->observe(metric);
-  }
-};
-
 // A Python function as the loop's objective (called with the GIL held). Each call gets a fresh
 // copy of the point, so a function that keeps its argument sees the points of the path. An
 // exception raised by the function stops the loop and is kept for the caller.
@@ -189,11 +179,8 @@ py::object fetch_pending() {
 template <class T>
 py::dict run_builtin(const FunctionSpec& spec, const FloatArray& x, const MinimizeSettings& s,
                      const OptimizerConfig& opt, Schedule* schedule) {
-  LoopSchedule sched{schedule, opt.lr()};
-  MinimizePoll poll = [] {
-    py::gil_scoped_acquire gil;
-    return PyErr_CheckSignals() != 0;
-  };
+  ScheduleOrConstant sched{schedule, opt.lr()};
+  MinimizePoll poll = python_interrupted;
   MinimizeResult<T> r;
   {
     py::gil_scoped_release release;
@@ -208,7 +195,7 @@ py::dict run_builtin(const FunctionSpec& spec, const FloatArray& x, const Minimi
 template <class T>
 py::dict run_python(py::object fun, py::object grad, const FloatArray& x,
                     const MinimizeSettings& s, const OptimizerConfig& opt, Schedule* schedule) {
-  LoopSchedule sched{schedule, opt.lr()};
+  ScheduleOrConstant sched{schedule, opt.lr()};
   MinimizePoll poll = [] { return PyErr_CheckSignals() != 0; };  // the GIL is held throughout
   PythonObjective<T> objective{std::move(fun), std::move(grad)};
   MinimizeResult<T> r = minimize<T>(objective, x.ptr<T>(), x.size, s, opt, sched, poll);

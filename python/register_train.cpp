@@ -57,17 +57,6 @@ std::vector<std::int64_t> rows_from(const py::object& obj, std::size_t n, const 
   return rows;
 }
 
-// The schedule the loop asks for each step's learning rate: a gdcore schedule, or the optimizer's
-// own constant rate.
-struct ScheduleRef {
-  Schedule* schedule;
-  double constant;
-  double lr(std::int64_t t) const { return schedule ? schedule->lr(t) : constant; }
-  void observe(double metric) {
-    if (schedule) schedule->observe(metric);
-  }
-};
-
 struct Arrays {
   FloatArray X, Y, sample_weight, params;
   std::array<FloatArray, 3> opt_state;
@@ -104,11 +93,8 @@ py::dict run(const Arrays& a, const std::vector<std::int64_t>& train,
   state.l1_q = a.has_q ? a.l1_q.ptr<T>() : nullptr;
   state.averaged = a.has_avg ? a.averaged.ptr<T>() : nullptr;
 
-  ScheduleRef sched{schedule, opt.lr()};
-  Poll poll = [] {
-    py::gil_scoped_acquire gil;
-    return PyErr_CheckSignals() != 0;
-  };
+  ScheduleOrConstant sched{schedule, opt.lr()};
+  Poll poll = python_interrupted;
   TrainResult r;
   {
     py::gil_scoped_release release;

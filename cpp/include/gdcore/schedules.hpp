@@ -666,4 +666,14 @@ inline std::unique_ptr<Schedule> make_schedule(const ScheduleSpec& s) {
   throw std::invalid_argument("unknown schedule kind '" + s.kind + "'");
 }
 
+// What a loop asks for each update's learning rate: a schedule, or a constant when there is none.
+struct ScheduleOrConstant {
+  Schedule* schedule;
+  double constant;
+  double lr(std::int64_t t) const { return schedule ? schedule->lr(t) : constant; }
+  void observe(double metric) {
+    if (schedule) schedule->observe(metric);
+  }
+};
+
 }  // namespace gdcore
