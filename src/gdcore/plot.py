@@ -561,7 +561,7 @@ def lr_sweep(
     for _, fit, _ in runs:
         p = fit.history.path[:, :2]
         p = p[np.isfinite(p).all(axis=1)]
-        if np.all(np.linalg.norm(p - best, axis=1) <= scale):
+        if np.all(np.abs(p - best) <= scale):
             kept.append(p)
     xlim, ylim = _window(np.vstack(kept))
 
@@ -626,6 +626,8 @@ def loss_curves(histories, labels=None, *, log=None, xlabel="epoch", title=None,
     A validation loss, when recorded, is drawn dashed on the same axis; a validation score on a
     second axis at the right, dotted. Non-finite losses are left out (a gap). Returns the Figure.
     """
+    if isinstance(histories, (Mapping, list, tuple)) and len(histories) == 0:
+        raise ValueError("histories is empty")
     if isinstance(histories, Mapping):
         if labels is not None:
             raise ValueError("labels must be None when histories is a dict (its keys are the labels)")
@@ -636,8 +638,6 @@ def loss_curves(histories, labels=None, *, log=None, xlabel="epoch", title=None,
         items = list(histories)
     else:
         items = [histories]
-    if not items:
-        raise ValueError("histories is empty")
     if labels is None:
         labels = [None] * len(items)
     elif isinstance(labels, str):
@@ -669,6 +669,13 @@ def loss_curves(histories, labels=None, *, log=None, xlabel="epoch", title=None,
             scores.plot(np.arange(1, val_score.size + 1), val_score, ":", color=color, lw=1.6,
                         label=f"{label or 'fit'}: validation score")  # fmt: skip
     if log:
+        # Limits set by hand: matplotlib's margins around a diverging loss (1e300) overflow.
+        values = np.concatenate([c[0] for c in curves] + [c[1] for c in curves])
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size:
+            low, high = np.log10(values.min()), np.log10(values.max())
+            margin = 0.05 * max(high - low, 0.5)
+            ax.set_ylim(10 ** (low - margin), 10 ** min(high + margin, 307.0))
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("loss" + (" (log scale)" if log else ""))
