@@ -587,10 +587,14 @@ def lr_sweep(
         low = max(min(v for v in sane if v > 0), 1e-300) if any(v > 0 for v in sane) else None
         right.set_ylim(low / 2 if low else None, 100 * max(first))
     for i, (label, fit, blew_up) in enumerate(runs):
-        if blew_up and fit.history.loss:
-            last = len(fit.history.loss)
-            right.annotate("blew up", (last, min(fit.history.loss[-1], right.get_ylim()[1])),
-                           color=PATH_COLORS[i % len(PATH_COLORS)], ha="right", va="top")  # fmt: skip
+        if blew_up:
+            # The loss became infinite during the next epoch: mark it on the top edge.
+            epoch = len(fit.history.loss) + 1
+            color = PATH_COLORS[i % len(PATH_COLORS)]
+            top = right.get_ylim()[1]
+            right.plot(epoch, top, "X", color=color, mec="white", ms=13, zorder=6, clip_on=False)
+            right.annotate(f"blew up in epoch {epoch}", (epoch, top), xytext=(8, -14),
+                           textcoords="offset points", color=color, ha="left", va="top")  # fmt: skip
     return _finish(fig, save)
 
 
