@@ -354,7 +354,7 @@ def contour(
         D = _descent_directions(fun, grad, AX, AY) * 0.7 * min(cell_x, cell_y)
         ax.quiver(AX, AY, D[..., 0], D[..., 1], angles="xy", scale_units="xy", scale=1.0,
                   color="0.45", width=0.003, pivot="tail", zorder=2,
-                  label="steepest descent, −∇f")  # fmt: skip
+                  label="steepest descent −∇f, at right angles to the contour lines")  # fmt: skip
     for i, (label, path) in enumerate(drawn_paths):
         _draw_path(ax, path, label, PATH_COLORS[i % len(PATH_COLORS)])
     if minimum is not None:
