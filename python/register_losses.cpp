@@ -13,28 +13,6 @@ namespace gdcore::bind {
 
 namespace {
 
-// Below this many elements, releasing and re-taking the GIL costs more than it frees.
-constexpr std::size_t kReleaseGilAbove = 1 << 14;
-
-template <class F>
-void maybe_without_gil(std::size_t work, F&& f) {
-  if (work >= kReleaseGilAbove) {
-    py::gil_scoped_release release;
-    f();
-  } else {
-    f();
-  }
-}
-
-template <class F>
-void with_dtype(Dtype dtype, F&& f) {
-  if (dtype == Dtype::f32) {
-    f(float{});
-  } else {
-    f(double{});
-  }
-}
-
 // The kernels take __restrict pointers: an output sharing memory with another array would make the
 // result depend on the order of the loop.
 bool overlaps(const py::array& a, const py::array& b) {
@@ -117,12 +95,10 @@ void register_losses(py::module_& m) {
         require_like(ds, "out_dloss", ps, "p");
         require_apart(ls, "out_loss", {{&ps.array, "p"}, {&ys.array, "y"}, {&ds.array, "out_dloss"}});
         require_apart(ds, "out_dloss", {{&ps.array, "p"}, {&ys.array, "y"}});
-        maybe_without_gil(ps.size, [&] {
-          with_dtype(ps.dtype, [&](auto tag) {
-            using T = decltype(tag);
-            loss_values<T>(loss, epsilon, ps.ptr<const T>(), ys.ptr<const T>(), ps.size,
-                           ls.ptr<T>(), ds.ptr<T>());
-          });
+        with_dtype(ps, [&](auto tag) {
+          using T = decltype(tag);
+          loss_values<T>(loss, epsilon, ps.ptr<const T>(), ys.ptr<const T>(), ps.size,
+                         ls.ptr<T>(), ds.ptr<T>());
         });
       },
       py::arg("kind"), py::arg("epsilon"), py::arg("p"), py::arg("y"), py::arg("out_loss"),
@@ -154,12 +130,10 @@ void register_losses(py::module_& m) {
         require_apart(loss, "out_loss",
                       {{&xs.array, "logits"}, {&ls, "labels"}, {&grad.array, "out_dlogits"}});
         require_apart(grad, "out_dlogits", {{&xs.array, "logits"}, {&ls, "labels"}});
-        maybe_without_gil(xs.size, [&] {
-          with_dtype(xs.dtype, [&](auto tag) {
-            using T = decltype(tag);
-            softmax_loss_grad<T>(xs.ptr<const T>(), lp, static_cast<std::size_t>(n),
-                                 static_cast<std::size_t>(k), loss.ptr<T>(), grad.ptr<T>());
-          });
+        with_dtype(xs, [&](auto tag) {
+          using T = decltype(tag);
+          softmax_loss_grad<T>(xs.ptr<const T>(), lp, static_cast<std::size_t>(n),
+                               static_cast<std::size_t>(k), loss.ptr<T>(), grad.ptr<T>());
         });
       },
       py::arg("logits"), py::arg("labels"), py::arg("out_loss"), py::arg("out_dlogits"),
@@ -180,17 +154,48 @@ void register_losses(py::module_& m) {
         require_like(grad, "out_d", ps, "p");
         require_apart(loss, "out_loss", {{&ps.array, "p"}, {&ys.array, "y"}, {&grad.array, "out_d"}});
         require_apart(grad, "out_d", {{&ps.array, "p"}, {&ys.array, "y"}});
-        maybe_without_gil(ps.size, [&] {
-          with_dtype(ps.dtype, [&](auto tag) {
-            using T = decltype(tag);
-            multi_squared_loss_grad<T>(ps.ptr<const T>(), ys.ptr<const T>(),
-                                       static_cast<std::size_t>(n), static_cast<std::size_t>(k),
-                                       loss.ptr<T>(), grad.ptr<T>());
-          });
+        with_dtype(ps, [&](auto tag) {
+          using T = decltype(tag);
+          multi_squared_loss_grad<T>(ps.ptr<const T>(), ys.ptr<const T>(),
+                                     static_cast<std::size_t>(n), static_cast<std::size_t>(k),
+                                     loss.ptr<T>(), grad.ptr<T>());
         });
       },
       py::arg("p"), py::arg("y"), py::arg("out_loss"), py::arg("out_d"),
       "Row-wise ½ Σ (p - y)² and its gradient p - y.");
+
+  // gdcore's vectorizable exp and log1p (vmath.hpp), element-wise into new arrays, so that their
+  // accuracy can be checked against NumPy's.
+  m.def(
+      "vmath_exp_nonpositive",
+      [](py::object x) {
+        FloatArray xs = readable_array(x, "x");
+        py::array out(xs.array.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(xs.size)});
+        FloatArray res = writable_array(out, "out");
+        with_dtype(xs, [&](auto tag) {
+          using T = decltype(tag);
+          const T* in = xs.ptr<const T>();
+          T* o = res.ptr<T>();
+          for (std::size_t i = 0; i < xs.size; ++i) o[i] = exp_nonpositive(in[i]);
+        });
+        return out;
+      },
+      py::arg("x"), "e^x for x <= 0, as the core's log loss computes it (flat output).");
+  m.def(
+      "vmath_log1p_unit",
+      [](py::object x) {
+        FloatArray xs = readable_array(x, "x");
+        py::array out(xs.array.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(xs.size)});
+        FloatArray res = writable_array(out, "out");
+        with_dtype(xs, [&](auto tag) {
+          using T = decltype(tag);
+          const T* in = xs.ptr<const T>();
+          T* o = res.ptr<T>();
+          for (std::size_t i = 0; i < xs.size; ++i) o[i] = log1p_unit(in[i]);
+        });
+        return out;
+      },
+      py::arg("x"), "log(1 + x) for 0 <= x <= 1, as the core's log loss computes it (flat output).");
 }
 
 }  // namespace gdcore::bind

@@ -4,6 +4,7 @@ from gdcore import _core
 from gdcore import linear_model, losses, optim, schedules
 from gdcore._config import get_num_threads, set_num_threads, show_config, simd_path
 from gdcore.linear_model import SGDClassifier, SGDRegressor
+from gdcore.lr_range import LRFinderResult, lr_find
 from gdcore.train import DivergenceError, DivergenceWarning, fit_linear
 
 __version__ = _core.__version__
@@ -11,12 +12,14 @@ __version__ = _core.__version__
 __all__ = [
     "DivergenceError",
     "DivergenceWarning",
+    "LRFinderResult",
     "SGDClassifier",
     "SGDRegressor",
     "__version__",
     "fit_linear",
     "get_num_threads",
     "linear_model",
+    "lr_find",
     "losses",
     "optim",
     "schedules",

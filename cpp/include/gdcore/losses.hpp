@@ -124,7 +124,7 @@ struct SquaredEpsilonInsensitive {
 // scikit-learn's HalfBinomialLoss (labels 0/1) is the same function of (p, 2y - 1); it cuts over to
 // asymptotic forms at fixed margins and loses relative precision in the loss for large positive
 // margins (it subtracts y p from log1pexp(p)); gdcore has no cut-offs.
-// exp and log1p are gdcore's own (vmath.hpp, within 2 ulp) so that loops over samples vectorize;
+// exp and log1p are gdcore's own (vmath.hpp, within 2-3 ulp) so that loops over samples vectorize;
 // the twin's np.exp / np.log1p agree within the mirror's tolerance.
 struct LogLoss {
   static constexpr bool kClassifier = true;
