@@ -75,7 +75,7 @@ def test_contour_draws_paths_with_start_and_end_markers(tmp_path):
     second = np.array([[2.0, -1.5], [0.5, 0.5], [0.1, -0.1]])
     out = tmp_path / "bowl.png"
     fig = plot.contour(bowl, (-3, 3), (-3, 3), paths=[first, second], labels=["one", "two"],
-                       minimum=(0, 0), save=out)  # fmt: skip
+                       minimum=(0, 0), path=out)  # fmt: skip
     assert_png(out)
     ax = fig.axes[0]
     lines = path_lines(ax)
@@ -194,6 +194,7 @@ def test_contour_accepts_fit_results_and_draws_into_given_axes():
         ({"arrows": -1}, ValueError, "arrows must be"),
         ({"minimum": (1, 2, 3)}, ValueError, "minimum must be a point"),
         ({"levels": 0}, ValueError, "levels must be >= 1"),
+        ({"path": np.zeros((4, 2))}, TypeError, "path is the file to save the picture to"),
         ({"resolution": 3}, ValueError, "resolution must be"),
         ({"arrows": True, "grad": lambda x, y: 1.0}, ValueError, "grad must return 2 numbers"),
     ],
@@ -221,7 +222,7 @@ def test_contour_rejects_bad_windows_and_functions():
 
 def test_three_ways_draws_batch_stochastic_and_minibatch(tmp_path):
     out = tmp_path / "three_ways.png"
-    fig = plot.three_ways(epochs=8, save=out)
+    fig = plot.three_ways(epochs=8, path=out)
     assert_png(out)
     left, right = fig.axes[:2]
     labels = legend_texts(left)
@@ -250,8 +251,8 @@ def test_three_ways_draws_batch_stochastic_and_minibatch(tmp_path):
 
 
 def test_three_ways_is_deterministic(tmp_path):
-    plot.three_ways(epochs=3, save=tmp_path / "a.png")
-    plot.three_ways(epochs=3, save=tmp_path / "b.png")
+    plot.three_ways(epochs=3, path=tmp_path / "a.png")
+    plot.three_ways(epochs=3, path=tmp_path / "b.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
@@ -271,7 +272,7 @@ def test_three_ways_rejects_bad_data():
 
 def test_lr_sweep_too_small_right_too_large(tmp_path):
     out = tmp_path / "lr.png"
-    fig = plot.lr_sweep(save=out)
+    fig = plot.lr_sweep(path=out)
     assert_png(out)
     left, right = fig.axes[:2]
     words = [label.split(" (")[0] for label in legend_texts(left)]
@@ -292,7 +293,7 @@ def test_lr_sweep_too_small_right_too_large(tmp_path):
 def test_lr_sweep_survives_a_fit_that_blows_up(tmp_path):
     # lr = 50 overflows to infinity within 200 batch steps: fit_linear raises DivergenceError,
     # the sweep keeps its finite path and marks where it blew up.
-    fig = plot.lr_sweep([0.05, 0.5, 50.0], epochs=200, save=tmp_path / "blew_up.png")
+    fig = plot.lr_sweep([0.05, 0.5, 50.0], epochs=200, path=tmp_path / "blew_up.png")
     assert_png(tmp_path / "blew_up.png")
     left, right = fig.axes[:2]
     assert legend_texts(left)[:3] == ["lr = 0.05", "lr = 0.5", "lr = 50"]
@@ -321,7 +322,7 @@ def test_loss_curves_from_histories_with_validation_score(tmp_path):
         for name in ("sgd", "adam")
     }
     out = tmp_path / "loss.png"
-    fig = plot.loss_curves({name: fit.history for name, fit in fits.items()}, save=out)
+    fig = plot.loss_curves({name: fit.history for name, fit in fits.items()}, path=out)
     assert_png(out)
     ax, scores = fig.axes  # the validation score has its own axis at the right
     assert ax.get_yscale() == "log" and ax.get_xlabel() == "epoch"

@@ -1,7 +1,8 @@
 """Pictures of gradient descent: the error surface as a bowl, its contour lines, the paths down it.
 
 Every picture is drawn by gdcore's own optimizers and comes back as a matplotlib ``Figure``;
-``save="name.png"`` also writes it to a file (the format follows the suffix).
+``path="name.png"`` also writes it to a file (the format follows the suffix). (``path`` is always
+the file; the optimizer paths drawn on a contour map go in ``paths``.)
 
 - :func:`contour`: the contour lines of any 2-D function, optimizer paths on top, and optionally
   the arrows of steepest descent (the negative gradient), which cross the contour lines at right
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -59,9 +61,15 @@ def _new_axes(ax, ncols=1):
     return fig, (list(axes) if ncols > 1 else axes)
 
 
-def _finish(fig, save):
-    if save is not None:
-        fig.savefig(save, dpi=100)
+def _finish(fig, path):
+    """Write the figure to ``path`` (a file name or an open binary file) when given; return it."""
+    if path is not None:
+        if not (isinstance(path, (str, bytes, os.PathLike)) or hasattr(path, "write")):
+            raise TypeError(
+                f"path is the file to save the picture to, got {type(path).__name__}; "
+                "optimizer paths go in paths="
+            )
+        fig.savefig(path, dpi=100)
     return fig
 
 
@@ -288,7 +296,7 @@ def contour(
     equal_aspect=True,
     title=None,
     ax=None,
-    save=None,
+    path=None,
 ):
     """The contour lines of f over a window, with optimizer paths and steepest-descent arrows.
 
@@ -313,7 +321,7 @@ def contour(
     minimum: a point (x, y) to mark as the minimum.
     equal_aspect: one unit is as long on both axes, so that right angles look right.
     ax: draw into these axes instead of a new figure.
-    save: a file name to write the picture to.
+    path: a file name to write the picture to (not an optimizer path: those go in ``paths``).
 
     Returns the matplotlib Figure.
     """
@@ -355,8 +363,8 @@ def contour(
         ax.quiver(AX, AY, D[..., 0], D[..., 1], angles="xy", scale_units="xy", scale=1.0,
                   color="0.45", width=0.003, pivot="tail", zorder=2,
                   label="steepest descent −∇f, at right angles to the contour lines")  # fmt: skip
-    for i, (label, path) in enumerate(drawn_paths):
-        _draw_path(ax, path, label, PATH_COLORS[i % len(PATH_COLORS)])
+    for i, (label, steps) in enumerate(drawn_paths):
+        _draw_path(ax, steps, label, PATH_COLORS[i % len(PATH_COLORS)])
     if minimum is not None:
         ax.plot(*minimum, "*", color="gold", mec="black", ms=16, zorder=5, label="minimum")
     ax.set_xlim(xlim)
@@ -368,7 +376,7 @@ def contour(
     ax.set_title(title if title is not None else "contour lines of f, seen from above")
     if any(label is not None for label, _ in drawn_paths) or arrow_count or minimum is not None:
         ax.legend(loc="best", fontsize="small", framealpha=0.85)
-    return _finish(fig, save)
+    return _finish(fig, path)
 
 
 def _bowl_data(n_samples, random_state):
@@ -441,7 +449,7 @@ def three_ways(
     n_samples=100,
     random_state=0,
     axes=None,
-    save=None,
+    path=None,
 ):
     """Batch, stochastic and mini-batch gradient descent on the bowl of a two-weight neuron.
 
@@ -461,7 +469,7 @@ def three_ways(
         ``random_state``, ``n_samples`` rows) whose bowl is tilted and stretched.
     lr, epochs, optimizer: passed to :func:`gdcore.fit_linear` (``max_epochs=epochs``).
     axes: two matplotlib Axes to draw into instead of a new figure.
-    save: a file name to write the picture to.
+    path: a file name to write the picture to.
 
     Returns the matplotlib Figure.
     """
@@ -491,7 +499,7 @@ def three_ways(
     loss_curves({label: fit.history for label, fit in fits.items()}, log=True, ax=right,
                 title="error per epoch: batch smooth but slow,\nstochastic fast but jittery, mini-batch fast and stable")  # fmt: skip
     right.set_ylabel("loss per epoch, ½·mean(t − y)² = E / n")
-    return _finish(fig, save)
+    return _finish(fig, path)
 
 
 def lr_sweep(
@@ -506,7 +514,7 @@ def lr_sweep(
     n_samples=100,
     random_state=0,
     axes=None,
-    save=None,
+    path=None,
 ):
     """The learning rate too small, about right and too large, on the bowl of a two-weight neuron.
 
@@ -528,7 +536,7 @@ def lr_sweep(
     epochs, batch_size, optimizer: passed to :func:`gdcore.fit_linear`; ``batch_size=None`` is
         batch gradient descent, for which the default learning rates are worked out.
     axes: two matplotlib Axes to draw into instead of a new figure.
-    save: a file name to write the picture to.
+    path: a file name to write the picture to.
 
     Returns the matplotlib Figure.
     """
@@ -595,7 +603,7 @@ def lr_sweep(
             right.plot(epoch, top, "X", color=color, mec="white", ms=13, zorder=6, clip_on=False)
             right.annotate(f"blew up in epoch {epoch}", (epoch, top), xytext=(8, -14),
                            textcoords="offset points", color=color, ha="left", va="top")  # fmt: skip
-    return _finish(fig, save)
+    return _finish(fig, path)
 
 
 def _as_history(item, name):
@@ -618,7 +626,7 @@ def _as_history(item, name):
     return [np.where(np.isfinite(a), a, np.nan) for a in (loss, val_loss, val_score)]
 
 
-def loss_curves(histories, labels=None, *, log=None, xlabel="epoch", title=None, ax=None, save=None):
+def loss_curves(histories, labels=None, *, log=None, xlabel="epoch", title=None, ax=None, path=None):
     """The loss per epoch of one or more fits.
 
     histories: a fit history (``result.history``), a fit result, anything with a ``loss`` or
@@ -628,7 +636,11 @@ def loss_curves(histories, labels=None, *, log=None, xlabel="epoch", title=None,
     log: a log-scale loss axis; by default when every loss is positive.
 
     A validation loss, when recorded, is drawn dashed on the same axis; a validation score on a
-    second axis at the right, dotted. Non-finite losses are left out (a gap). Returns the Figure.
+    second axis at the right, dotted. Non-finite losses are left out (a gap).
+    ax: draw into these axes instead of a new figure.
+    path: a file name to write the picture to.
+
+    Returns the matplotlib Figure.
     """
     if isinstance(histories, (Mapping, list, tuple)) and len(histories) == 0:
         raise ValueError("histories is empty")
@@ -691,4 +703,4 @@ def loss_curves(histories, labels=None, *, log=None, xlabel="epoch", title=None,
         handles, names_ = handles + more, names_ + more_names
     if handles:
         ax.legend(handles, names_, loc="best", fontsize="small", framealpha=0.85)
-    return _finish(fig, save)
+    return _finish(fig, path)
