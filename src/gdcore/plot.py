@@ -28,12 +28,26 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from gdcore import _validate as check
+
 __all__ = ["contour", "three_ways", "lr_sweep", "loss_curves"]
 
 # Paths stand out against the viridis contour lines; colour-blind safe and printable in grey.
 PATH_COLORS = ("#d62728", "#000000", "#ff7f0e", "#9467bd", "#e377c2", "#8c564b", "#17becf")
 FIGSIZE_ONE = (6.4, 5.4)
 FIGSIZE_TWO = (12.0, 5.0)
+
+# The pictures' titles, in the words of the people who learn from them.
+TITLE_THREE_WAYS = "the bowl E = ½Σ(t − y)² seen from above:\ncontour lines and three ways down"
+TITLE_THREE_WAYS_LOSS = (
+    "error per epoch: batch smooth but slow,\n"
+    "stochastic fast but jittery, mini-batch fast and stable"
+)
+TITLE_LR_SWEEP = (
+    "learning rate too small, about right, too large:\npaths down the bowl (× = left the bowl)"
+)
+TITLE_LR_SWEEP_LOSS = "error per epoch:\ntoo small crawls, too large overshoots and blows up"
+LOSS_PER_EPOCH = "loss per epoch, ½·mean(t − y)² = E / n"
 
 
 def _matplotlib():
@@ -402,7 +416,7 @@ def _check_data(X, y, n_samples, random_state):
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"X must have shape (n_samples, 2) for a bowl of two weights, got {X.shape}")
+        raise ValueError(f"X must have shape (n_samples, 2), got {X.shape}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
     return X, y
@@ -419,7 +433,7 @@ def _bowl(X, t):
 
 
 def _window(points, pad=0.15):
-    """Limits that hold the points with a margin, as a square so that ellipses look like ellipses."""
+    """Square limits that hold the points with a margin (so that ellipses look like ellipses)."""
     points = np.asarray(points, dtype=float)
     low, high = points.min(axis=0), points.max(axis=0)
     centre = (low + high) / 2
@@ -475,9 +489,9 @@ def three_ways(
     """
     X, t = _check_data(X, y, n_samples, random_state)
     n = len(t)
-    minibatch = int(batch_size)
-    if not 1 < minibatch < n:
-        raise ValueError(f"batch_size must be between 2 and {n - 1} (a mini-batch), got {batch_size!r}")
+    minibatch = check.integer("batch_size", batch_size, low=2)
+    if minibatch >= n:
+        raise ValueError(f"batch_size must be below the {n} samples for a mini-batch, got {minibatch}")
     ways = {
         "batch (all the data, 1 step per epoch)": None,
         "stochastic (1 example, {} steps per epoch)".format(n): 1,
@@ -489,16 +503,17 @@ def three_ways(
                               shuffle=True, random_state=random_state)  # fmt: skip
     best = np.linalg.lstsq(X, t, rcond=None)[0]
     paths = {label: fit.history.path[:, :2] for label, fit in fits.items()}
-    xlim, ylim = _window(np.vstack([best[None, :], *[p[np.isfinite(p).all(axis=1)] for p in paths.values()]]))
+    finite = [p[np.isfinite(p).all(axis=1)] for p in paths.values()]
+    xlim, ylim = _window(np.vstack([best[None, :], *finite]))
 
     fig, (left, right) = _new_axes(axes, ncols=2)
     contour(_bowl(X, t), xlim, ylim, paths=paths, minimum=best, levels=15, ax=left,
-            title="the bowl E = ½Σ(t − y)² seen from above:\ncontour lines and three ways down")  # fmt: skip
+            title=TITLE_THREE_WAYS)  # fmt: skip
     left.set_xlabel("weight w₁")
     left.set_ylabel("weight w₂")
     loss_curves({label: fit.history for label, fit in fits.items()}, log=True, ax=right,
-                title="error per epoch: batch smooth but slow,\nstochastic fast but jittery, mini-batch fast and stable")  # fmt: skip
-    right.set_ylabel("loss per epoch, ½·mean(t − y)² = E / n")
+                title=TITLE_THREE_WAYS_LOSS)  # fmt: skip
+    right.set_ylabel(LOSS_PER_EPOCH)
     return _finish(fig, path)
 
 
@@ -580,14 +595,14 @@ def lr_sweep(
         if exit_point is not None:
             exits.append((exit_point, PATH_COLORS[i % len(PATH_COLORS)]))
     contour(_bowl(X, t), xlim, ylim, paths=cut, minimum=best, levels=15, ax=left,
-            title="learning rate too small, about right, too large:\npaths down the bowl (× = left the bowl)")  # fmt: skip
+            title=TITLE_LR_SWEEP)  # fmt: skip
     for point, color in exits:
         left.plot(*point, "X", color=color, mec="white", ms=13, zorder=6, clip_on=False)
     left.set_xlabel("weight w₁")
     left.set_ylabel("weight w₂")
     loss_curves({label: fit.history for label, fit, _ in runs}, log=True, ax=right,
-                title="error per epoch:\ntoo small crawls, too large overshoots and blows up")  # fmt: skip
-    right.set_ylabel("loss per epoch, ½·mean(t − y)² = E / n")
+                title=TITLE_LR_SWEEP_LOSS)  # fmt: skip
+    right.set_ylabel(LOSS_PER_EPOCH)
     # Keep the axis on the sensible curves; a diverging one runs off the top.
     first = [fit.history.loss[0] for _, fit, _ in runs if fit.history.loss]
     sane = [v for _, fit, _ in runs for v in fit.history.loss if np.isfinite(v)]
@@ -602,7 +617,7 @@ def lr_sweep(
             top = right.get_ylim()[1]
             right.plot(epoch, top, "X", color=color, mec="white", ms=13, zorder=6, clip_on=False)
             right.annotate(f"blew up in epoch {epoch}", (epoch, top), xytext=(8, -14),
-                           textcoords="offset points", color=color, ha="left", va="top")  # fmt: skip
+                           textcoords="offset points", color=color, va="top")  # fmt: skip
     return _finish(fig, path)
 
 
@@ -618,7 +633,9 @@ def _as_history(item, name):
     try:
         loss = np.asarray(loss, dtype=float)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a fit history or a sequence of losses, got {item!r}") from error
+        raise TypeError(
+            f"{name} must be a fit history or a sequence of losses, got {item!r}"
+        ) from error
     if loss.ndim != 1:
         raise ValueError(f"{name} must hold one loss per epoch (1-D), got shape {loss.shape}")
     val_loss = np.asarray(getattr(history, "val_loss", None) or [], dtype=float)
@@ -626,7 +643,9 @@ def _as_history(item, name):
     return [np.where(np.isfinite(a), a, np.nan) for a in (loss, val_loss, val_score)]
 
 
-def loss_curves(histories, labels=None, *, log=None, xlabel="epoch", title=None, ax=None, path=None):
+def loss_curves(
+    histories, labels=None, *, log=None, xlabel="epoch", title=None, ax=None, path=None
+):
     """The loss per epoch of one or more fits.
 
     histories: a fit history (``result.history``), a fit result, anything with a ``loss`` or
@@ -646,7 +665,7 @@ def loss_curves(histories, labels=None, *, log=None, xlabel="epoch", title=None,
         raise ValueError("histories is empty")
     if isinstance(histories, Mapping):
         if labels is not None:
-            raise ValueError("labels must be None when histories is a dict (its keys are the labels)")
+            raise ValueError("labels must be None when histories is a dict (its keys label them)")
         labels, items = list(histories.keys()), list(histories.values())
     elif isinstance(histories, (list, tuple)) and histories and not np.isscalar(histories[0]):
         items = list(histories)
