@@ -1,7 +1,8 @@
 """The ``gdcore`` command line.
 
-    gdcore demo      show the configuration, then race every optimizer down the same bowl
-    gdcore config    show version, compiler, OpenMP threads and the SIMD path in use
+    gdcore demo         the main job: gradient descent on built-in problems, a table and pictures
+    gdcore playground   write the learning-rate slider page (one self-contained HTML file)
+    gdcore config       show version, compiler, OpenMP threads and the SIMD path in use
 """
 
 from __future__ import annotations
@@ -19,23 +20,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
 def cmd_demo(args) -> int:
-    from gdcore._race import format_table, race
+    from gdcore.demo import run_demo
 
     _config.show_config()
     print()
-    print("Race: every optimizer down the same two-weight bowl E = ½ mean (x·w − t)²,")
-    print(f"from w = (-2, 3) until E − E* < {args.tol:g} (at most {args.max_steps} steps).")
-    print()
-    results = race(max_steps=args.max_steps, tol=args.tol)
-    print(format_table(results))
+    run_demo(args.output, pictures=not args.no_pictures, progress=not args.no_progress)
+    return 0
+
+
+def cmd_playground(args) -> int:
+    from gdcore.playground import write_playground
+
+    path = write_playground(args.output, args.function, n_rates=args.rates, steps=args.steps)
+    print(f"wrote {path}: open it in a browser and move the learning-rate slider")
     return 0
 
 
@@ -51,10 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=_config.config()["gdcore"])
     sub = parser.add_subparsers(dest="command", metavar="command")
-    demo = sub.add_parser("demo", help="show the configuration and race the optimizers")
-    demo.add_argument("--max-steps", type=_positive_int, default=5000, help="step limit per racer")
-    demo.add_argument("--tol", type=_positive_float, default=1e-10, help="arrival: E - E* < tol")
+    demo = sub.add_parser(
+        "demo", help="gradient descent on built-in problems: a table, pictures and the slider"
+    )
+    demo.add_argument("-o", "--output", default="gdcore-demo", help="folder for the pictures")
+    demo.add_argument("--no-pictures", action="store_true", help="only print the table")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
+    from gdcore.playground import DEFAULT_VIEWS
+
+    play = sub.add_parser("playground", help="write the learning-rate slider page (HTML)")
+    play.add_argument("--function", default="rosenbrock", choices=sorted(DEFAULT_VIEWS))
+    play.add_argument("-o", "--output", default="playground.html", help="the page to write")
+    play.add_argument("--rates", type=_positive_int, default=25, help="learning rates on the slider")
+    play.add_argument("--steps", type=_positive_int, default=300, help="updates per path")
+    play.set_defaults(func=cmd_playground)
     config = sub.add_parser("config", help="show version, compiler, threads and SIMD path")
     config.set_defaults(func=cmd_config)
     return parser

@@ -105,9 +105,13 @@ def run_demo(outdir="gdcore-demo", *, pictures=True, progress=True, print_table=
         bar.step(f"{name} gradient descent")
 
     # 2. Four optimizers down built-in surfaces.
+    # Each optimizer at the rate that arrived (gradient norm < 1e-6) in the fewest steps on the
+    # grid 1e-4, 2e-4, 5e-4, ..., 0.5, swept once; on Rosenbrock plain SGD and RMSprop arrive at
+    # no rate of the grid within 20,000 steps (SGD crawls along the valley floor, RMSprop's
+    # normalized steps hover around it): they run at a rate that gets close.
     racers = {
-        "quadratic": [("sgd", 0.1), ("momentum", 0.05), ("adam", 0.1), ("rmsprop", 0.02)],
-        "rosenbrock": [("sgd", 1e-3), ("momentum", 5e-4), ("adam", 0.02), ("rmsprop", 1e-3)],
+        "quadratic": [("sgd", 0.05), ("momentum", 0.01), ("adam", 0.1), ("rmsprop", 0.2)],
+        "rosenbrock": [("sgd", 1e-3), ("momentum", 1e-3), ("adam", 0.1), ("rmsprop", 1e-3)],
     }
     starts = {"quadratic": (-2.5, 2.0), "rosenbrock": (-1.5, 2.5)}
     options = {"quadratic": {"condition": 20.0, "angle": 0.5}, "rosenbrock": {}}
@@ -126,13 +130,13 @@ def run_demo(outdir="gdcore-demo", *, pictures=True, progress=True, print_table=
 
     # 3. The learning-rate range test.
     Xl, yl = _logistic_data()
-    began = time.perf_counter()
     finder = lr_find(Xl, yl, loss="log_loss", batch_size=32, num_steps=150)
-    seconds = time.perf_counter() - began
+    began = time.perf_counter()
     check = fit_linear(Xl, yl, loss="log_loss", lr=finder.suggestion, batch_size=32,
                        max_epochs=30, tol=1e-4, random_state=0)  # fmt: skip
-    rows.append(Row("logistic regression", f"lr_find -> lr {finder.suggestion:.3g}",
-                    check.history.epochs, seconds, check.history.loss[-1],
+    seconds = time.perf_counter() - began
+    rows.append(Row("logistic regression", f"lr_find's lr {finder.suggestion:.3g}",
+                    int(check.state["counters"][1]), seconds, check.history.loss[-1],
                     check.history.converged))  # fmt: skip
     extras["lr_find"] = finder
     bar.step("learning-rate range test")
@@ -184,7 +188,8 @@ def _pictures(outdir, extras, bar):
         view = {"quadratic": ((-3, 3), (-3, 3)), "rosenbrock": ((-2, 2), (-1, 3))}[function]
         plot.contour(height, *view,
                      paths=[r.path for r in races.values()], labels=list(races),
-                     arrows=True, path=out(f"{function}_paths.png"))  # fmt: skip
+                     arrows=True, log_levels=function == "rosenbrock",
+                     path=out(f"{function}_paths.png"))  # fmt: skip
     bar.step("pictures: optimizer paths")
     extras["lr_find"].plot(path=out("lr_find.png"))
     bar.step("picture: learning-rate range test")
@@ -195,7 +200,7 @@ def _pictures(outdir, extras, bar):
 
 def format_rows(rows) -> str:
     header = (f"{'problem':<20} {'method':<28} {'steps':>7} {'time':>9} {'final loss':>12} "
-              f"{'converged':>9}")  # fmt: skip
+              f"{'converged':>9}")  # fmt: skip  (steps: updates)
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
