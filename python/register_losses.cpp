@@ -13,6 +13,21 @@ namespace gdcore::bind {
 
 namespace {
 
+// f applied to every element of x (any shape), into a new flat array of x's dtype.
+template <class F>
+py::array elementwise(const py::object& x, F f) {
+  FloatArray xs = readable_array(x, "x");
+  py::array out(xs.array.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(xs.size)});
+  FloatArray res = writable_array(out, "out");
+  with_dtype(xs, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = xs.ptr<const T>();
+    T* o = res.ptr<T>();
+    for (std::size_t i = 0; i < xs.size; ++i) o[i] = f(in[i]);
+  });
+  return out;
+}
+
 // The kernels take __restrict pointers: an output sharing memory with another array would make the
 // result depend on the order of the loop.
 bool overlaps(const py::array& a, const py::array& b) {
@@ -168,33 +183,11 @@ void register_losses(py::module_& m) {
   // accuracy can be checked against NumPy's.
   m.def(
       "vmath_exp_nonpositive",
-      [](py::object x) {
-        FloatArray xs = readable_array(x, "x");
-        py::array out(xs.array.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(xs.size)});
-        FloatArray res = writable_array(out, "out");
-        with_dtype(xs, [&](auto tag) {
-          using T = decltype(tag);
-          const T* in = xs.ptr<const T>();
-          T* o = res.ptr<T>();
-          for (std::size_t i = 0; i < xs.size; ++i) o[i] = exp_nonpositive(in[i]);
-        });
-        return out;
-      },
+      [](py::object x) { return elementwise(x, [](auto v) { return exp_nonpositive(v); }); },
       py::arg("x"), "e^x for x <= 0, as the core's log loss computes it (flat output).");
   m.def(
       "vmath_log1p_unit",
-      [](py::object x) {
-        FloatArray xs = readable_array(x, "x");
-        py::array out(xs.array.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(xs.size)});
-        FloatArray res = writable_array(out, "out");
-        with_dtype(xs, [&](auto tag) {
-          using T = decltype(tag);
-          const T* in = xs.ptr<const T>();
-          T* o = res.ptr<T>();
-          for (std::size_t i = 0; i < xs.size; ++i) o[i] = log1p_unit(in[i]);
-        });
-        return out;
-      },
+      [](py::object x) { return elementwise(x, [](auto v) { return log1p_unit(v); }); },
       py::arg("x"), "log(1 + x) for 0 <= x <= 1, as the core's log loss computes it (flat output).");
 }
 

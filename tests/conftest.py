@@ -34,6 +34,25 @@ def assert_mirrors(actual, expected, what=""):
     assert err <= rtol * scale, f"{what}: max error {err:.3g} > {rtol:g} x scale {scale:.3g}"
 
 
+def interrupt_after(seconds):
+    """Send this process SIGINT (Ctrl-C) after `seconds` from a helper thread; returns a dict
+    whose "at" is the perf_counter time of the signal once it is sent."""
+    import os
+    import signal
+    import threading
+    import time
+
+    sent = {}
+
+    def send():
+        time.sleep(seconds)
+        sent["at"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=send, daemon=True).start()
+    return sent
+
+
 @pytest.fixture
 def torch():
     return pytest.importorskip("torch")

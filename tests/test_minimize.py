@@ -2,13 +2,11 @@
 Ctrl-C and bad input."""
 
 import os
-import signal
-import threading
 import time
 
 import numpy as np
 import pytest
-from conftest import assert_mirrors
+from conftest import assert_mirrors, interrupt_after
 
 from gdcore import functions, optim, schedules
 from gdcore.minimize import minimize
@@ -255,14 +253,7 @@ def test_divergence_of_the_point():
 @pytest.mark.skipif(os.name == "nt", reason="SIGINT to self needs POSIX")
 @pytest.mark.parametrize("python", [False, True], ids=["builtin", "python"])
 def test_ctrl_c_stops_within_half_a_second(python):
-    sent = {}
-
-    def interrupt():
-        time.sleep(0.3)
-        sent["at"] = time.perf_counter()
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt, daemon=True).start()
+    sent = interrupt_after(0.3)
     if python:
         args = (ref_functions.rastrigin, [0.3, 0.2]), dict(grad=True)
     else:

@@ -1,15 +1,11 @@
 """The linear training loop: core == NumPy twin, known optima, stopping rules, divergence,
 Ctrl-C, threads and memory layout."""
 
-import os
-import signal
-import threading
 import time
-import warnings
 
 import numpy as np
 import pytest
-from conftest import assert_mirrors
+from conftest import assert_mirrors, interrupt_after
 
 import gdcore
 from gdcore import _core, train
@@ -228,14 +224,7 @@ def test_ctrl_c_interrupts_promptly_and_keeps_the_model():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((100_000, 50)).astype(np.float32)
     y = (X[:, 0] > 0).astype(int)
-    sent = {}
-
-    def interrupt():
-        time.sleep(0.3)
-        sent["at"] = time.perf_counter()
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt, daemon=True).start()
+    sent = interrupt_after(0.3)
     with pytest.raises(KeyboardInterrupt) as err:
         train.fit_linear(X, y, loss="hinge", batch_size=1, max_epochs=10_000, tol=None)
     waited = time.perf_counter() - sent["at"]

@@ -262,7 +262,6 @@ class _BaseSGD:
     # -- parameters -------------------------------------------------------------------------
 
     def _check_params(self, n_samples=None):
-        name = type(self).__name__
         check.choice("loss", self.loss, self._LOSSES)
         if self.penalty is not None:
             check.choice("penalty", self.penalty, ("l2", "l1", "elasticnet"))

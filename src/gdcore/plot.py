@@ -50,6 +50,19 @@ TITLE_LR_SWEEP_LOSS = "error per epoch:\ntoo small crawls, too large overshoots 
 LOSS_PER_EPOCH = "loss per epoch, ½·mean(t − y)² = E / n"
 
 
+
+def _labels_and_names(labels, count, what):
+    """One label per item (None when not given) and the items' names for error messages."""
+    if labels is None:
+        labels = [None] * count
+    elif isinstance(labels, str):
+        labels = [labels]
+    labels = list(labels)
+    if len(labels) != count:
+        raise ValueError(f"labels has {len(labels)} entries but {what} has {count}")
+    names = [what] if count == 1 else [f"{what}[{i}]" for i in range(count)]
+    return labels, names
+
 def _matplotlib():
     """The Figure class, imported on first use so that matplotlib stays an optional extra."""
     try:
@@ -243,14 +256,7 @@ def _as_paths(paths, labels):
         paths = list(paths)
         if paths and np.ndim(paths[0]) == 1:
             paths = [paths]  # a single path given as a list of points
-    if labels is None:
-        labels = [None] * len(paths)
-    elif isinstance(labels, str):
-        labels = [labels]
-    labels = list(labels)
-    if len(labels) != len(paths):
-        raise ValueError(f"labels has {len(labels)} entries but paths has {len(paths)}")
-    names = ["paths"] if len(paths) == 1 else [f"paths[{i}]" for i in range(len(paths))]
+    labels, names = _labels_and_names(labels, len(paths), "paths")
     return [(label, _as_path(p, n)) for label, p, n in zip(labels, paths, names)]
 
 
@@ -673,14 +679,7 @@ def loss_curves(
         items = list(histories)
     else:
         items = [histories]
-    if labels is None:
-        labels = [None] * len(items)
-    elif isinstance(labels, str):
-        labels = [labels]
-    labels = list(labels)
-    if len(labels) != len(items):
-        raise ValueError(f"labels has {len(labels)} entries but histories has {len(items)}")
-    names = ["histories"] if len(items) == 1 else [f"histories[{i}]" for i in range(len(items))]
+    labels, names = _labels_and_names(labels, len(items), "histories")
     curves = [_as_history(item, name) for item, name in zip(items, names)]
     if log is None:
         values = np.concatenate([c[0] for c in curves] + [c[1] for c in curves])

@@ -29,7 +29,6 @@ objects, through the ``_core`` attribute); the docstrings here repeat them. Each
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any
 
