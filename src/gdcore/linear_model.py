@@ -14,6 +14,12 @@ other name of :func:`gdcore.schedules.make_schedule` (built with ``eta0`` as its
 :mod:`gdcore.schedules` object. Every epoch of a fit runs in C++ without the GIL; "adaptive" is
 driven one epoch at a time from Python (each call continues the previous one exactly).
 
+Pickling: fitted or not, an estimator pickles with its parameters (an optimizer or schedule
+object given as ``optimizer`` / ``learning_rate`` included) and, once fitted, ``coef_``,
+``intercept_``, ``classes_``, ``history_``, ``t_``, the training state of
+:attr:`gdcore.LinearFit.state` and the seed drawn at the first fit. Loaded in a new process,
+further ``partial_fit`` calls continue bit-identically (same ``random_state`` and threads).
+
 scikit-learn is optional: when it is importable the estimators inherit its ``BaseEstimator`` and
 mixins (``clone``, tags, HTML repr), otherwise a small base class gives ``get_params``,
 ``set_params`` and ``score``.

@@ -434,6 +434,35 @@ class Optimizer:
             self._ensure_states(index)
         self._rebuild_engine()
 
+    # -- pickling -----------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        """What pickle (and ``copy.deepcopy``) saves: everything but the core engine.
+
+        Saved: the defaults, every group's options and which parameters it holds, the
+        parameter arrays themselves, every state array, the per-parameter step counts (and
+        NAdam's momentum products), ``num_threads`` and ``check_finite``. Loading rebuilds the
+        engine over the loaded arrays, so the next step continues bit-identically. The loaded
+        optimizer updates the loaded arrays (``opt.params``): pickle the model's arrays and the
+        optimizer in one ``pickle.dump((w, opt), f)`` so that they are the same objects again
+        after loading.
+        """
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_engine", "param_groups")}
+        state["param_groups"] = [
+            {k: v for k, v in group.items() if k != "params"} for group in self.param_groups
+        ]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        options = state.pop("param_groups")
+        self.__dict__.update(state)
+        self.param_groups = []
+        for index, values in enumerate(options):
+            members = [p for p, g in zip(self._params, self._group_of) if g == index]
+            self.param_groups.append(ParamGroup(self, index, {**values, "params": members}))
+        self._rebuild_engine()
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for index, group in enumerate(self.param_groups):

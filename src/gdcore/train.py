@@ -90,6 +90,15 @@ class LinearFit:
     ``coef`` is (n_features,) for one head and (n_heads, n_features) for several; ``intercept``
     likewise (a float for one head). ``state`` holds what a further call needs to continue the
     fit exactly (pass it back as ``init``).
+
+    Pickling: a LinearFit and its ``state`` pickle as plain data. ``state`` holds the last
+    iterate ``params``, the optimizer's state arrays (``opt_state``, ``opt_kind``), the
+    averaged parameters and the l1 truncation sums when used, the update, epoch and step
+    counters (which also fix the next shuffle), the l1 and momentum-product scalars
+    (``floats``) and the schedule's core object with its state. Loaded in another process,
+    ``fit_linear(..., init=state)`` with the same data and options (seed and ``num_threads``
+    included) continues bit-identically. Not saved: the ``tol`` / ``n_iter_no_change``
+    no-improvement count, which restarts with each call.
     """
 
     coef: np.ndarray
