@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Build gdcore's core with sanitizers into its own virtual environment and run tests against it.
+#
+#   tools/sanitize.sh                      # address,undefined; the default subset of the tests
+#   tools/sanitize.sh tests/test_losses.py -k softmax      # any pytest arguments
+#   GDCORE_SANITIZE=undefined tools/sanitize.sh             # another -fsanitize= list
+#
+# Python itself is not built with the sanitizers, so the ASan runtime is preloaded into it
+# (LD_PRELOAD); UBSan comes in with the core. By default the first report of either ends the run
+# (ASAN_OPTIONS / UBSAN_OPTIONS override that: UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0
+# lists every undefined behaviour in one run). Leak detection is off: CPython and NumPy keep
+# objects alive until exit, which LeakSanitizer reports by the thousand (tests/test_leaks.py
+# measures the core's leaks instead). The build goes into build/sanitize-* and the venv
+# (GDCORE_SANITIZE_VENV, default /tmp/gdcore-sanitize-venv), never into the normal build.
+# Exit status: non-zero when pytest fails or any sanitizer report was printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitizers="${GDCORE_SANITIZE:-address,undefined}"
+venv="${GDCORE_SANITIZE_VENV:-/tmp/gdcore-sanitize-venv}"
+cxx="${CXX:-g++}"
+if [ "$#" -eq 0 ]; then
+  # The core's entry points: optimizers, losses, the training loop (estimators), minimize,
+  # schedules; and threads, resume and extremes. Not test_leaks (RSS under ASan means nothing)
+  # nor the browser / plotting tests (no core code of their own).
+  set -- tests/test_optimizers.py tests/test_losses.py tests/test_linear_model.py \
+    tests/test_minimize.py tests/test_schedules.py tests/test_functions.py \
+    tests/test_threads.py tests/test_resume.py tests/test_extremes.py
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv --system-site-packages "$venv"
+fi
+echo "sanitize: building the core with -fsanitize=$sanitizers into $venv" >&2
+"$venv/bin/python" -m pip install --quiet --no-build-isolation --no-deps \
+  --config-settings=build-dir="build/sanitize-{wheel_tag}" \
+  --config-settings=cmake.define.GDCORE_SANITIZE="$sanitizers" \
+  --config-settings=cmake.build-type=RelWithDebInfo .
+
+# libstdc++ is preloaded with ASan: Python does not link it, and ASan must find the real
+# __cxa_throw when it starts, or the first C++ exception aborts ("real___cxa_throw != 0").
+preload=""
+case ",$sanitizers," in
+  *,address,*) preload="$("$cxx" -print-file-name=libasan.so):$("$cxx" -print-file-name=libstdc++.so)" ;;
+esac
+for lib in ${preload//:/ }; do
+  if [ ! -e "$lib" ]; then
+    echo "sanitize: $cxx has no $lib to preload" >&2
+    exit 2
+  fi
+done
+
+# pytest captures only Python's sys.stdout/sys.stderr (--capture=sys): the sanitizers write to
+# file descriptor 2, which must reach the terminal even when a report ends the process. stderr is
+# also kept in a file, searched for reports at the end.
+logs="$(mktemp -d)"
+export LD_PRELOAD="$preload${LD_PRELOAD:+:$LD_PRELOAD}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:check_initialization_order=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+echo "sanitize: LD_PRELOAD=$LD_PRELOAD" >&2
+echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS" >&2
+# The repository root holds no importable gdcore (the package is under src/): the tests import the
+# sanitized build from the venv.
+"$venv/bin/python" -c "import gdcore, sys; sys.exit(not gdcore.__file__.startswith('$venv'))" ||
+  { echo "sanitize: gdcore does not import from $venv" >&2; exit 2; }
+status=0
+"$venv/bin/python" -m pytest -p no:cacheprovider --capture=sys "$@" 2> >(tee "$logs/stderr" >&2) ||
+  status=$?
+wait  # for tee
+reports=$(grep -cE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$logs/stderr" || true)
+if [ "$reports" -gt 0 ]; then
+  echo "sanitize: FAILED: $reports sanitizer report(s); the first lines of each:" >&2
+  grep -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$logs/stderr" |
+    sort | uniq -c >&2
+  [ "$status" -ne 0 ] || status=1
+else
+  echo "sanitize: no sanitizer reports (pytest exit status $status)" >&2
+fi
+rm -rf "$logs"
+exit "$status"
