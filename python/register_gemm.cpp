@@ -81,6 +81,22 @@ void register_gemm(py::module_& m) {
       py::arg("num_threads") = 0,
       "C = alpha * op(A) @ op(B) + beta * C, in place (op(X) = X.T when trans_x). beta == 0 "
       "ignores C's old values (NaN included), as in BLAS.");
+  m.def(
+      "fma_peak_probe",
+      [](const std::string& dtype, std::size_t iterations) {
+        py::gil_scoped_release unlock;
+        if (dtype == "float32") {
+          float sink = 0;
+          return fma_peak_probe<float>(iterations, &sink);
+        }
+        if (dtype == "float64") {
+          double sink = 0;
+          return fma_peak_probe<double>(iterations, &sink);
+        }
+        throw py::value_error("dtype must be 'float32' or 'float64', got '" + dtype + "'");
+      },
+      py::arg("dtype"), py::arg("iterations"),
+      "Run the FMA-throughput probe on the active SIMD path, one thread; returns the flops done.");
 }
 
 }  // namespace gdcore::bind

@@ -11,12 +11,14 @@ C, never the sum over k, so the result has the same bits for every thread count.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from gdcore import _core
 from gdcore import _validate as check
 
-__all__ = ["gemm", "matmul"]
+__all__ = ["gemm", "matmul", "peak_flops"]
 
 
 def gemm(A, B, C, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, num_threads=None):
@@ -53,3 +55,30 @@ def matmul(A, B, *, num_threads=None):
     B = B.astype(dtype, copy=False)
     C = np.empty((A.shape[0], B.shape[1]), dtype)
     return gemm(A, B, C, num_threads=num_threads)
+
+
+def peak_flops(dtype="float32", *, seconds=0.05, repeats=5) -> float:
+    """Single-thread fused multiply-add throughput (flop/s) of the active SIMD path, measured now.
+
+    The probe keeps enough independent FMA chains in registers to fill both FMA pipes and loads
+    nothing, so it is the ceiling a GEMM micro-kernel can approach; benchmarks report GEMM rates
+    as a fraction of it. Best of ``repeats`` runs of about ``seconds`` each.
+    """
+    name = np.dtype(dtype).name
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be float32 or float64, got {name}")
+    seconds = check.real("seconds", seconds, low=0.0, low_open=True)
+    repeats = check.integer("repeats", repeats, low=1)
+    iterations = 1 << 14
+    while True:  # calibrate the round count to the requested duration
+        start = time.perf_counter()
+        _core.fma_peak_probe(name, iterations)
+        if time.perf_counter() - start >= seconds / 4 or iterations >= 1 << 34:
+            break
+        iterations *= 4
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        flops = _core.fma_peak_probe(name, iterations)
+        best = max(best, flops / (time.perf_counter() - start))
+    return best

@@ -262,6 +262,31 @@ struct Avx512Kernel {
 };
 #endif  // GDCORE_X86
 
+// The peak a micro-kernel is measured against: `chains` independent multiply-add chains per
+// register lane (enough to cover the FMA latency on both pipes), nothing loaded. Returns the sum
+// so the work cannot be dropped; the caller counts 2 * lanes * chains * iterations flops.
+#define GDCORE_GEMM_PEAK_PROBE(NAME, TARGET)                                                       \
+  template <class V, int Chains>                                                                   \
+  TARGET typename V::T NAME(std::size_t iterations, typename V::T x, typename V::T y) {            \
+    typename V::reg acc[Chains];                                                                   \
+    _Pragma("GCC unroll 32") for (int i = 0; i < Chains; ++i) acc[i] = V::set1(typename V::T(i));  \
+    const typename V::reg vx = V::set1(x), vy = V::set1(y);                                        \
+    for (std::size_t it = 0; it < iterations; ++it) {                                              \
+      _Pragma("GCC unroll 32") for (int i = 0; i < Chains; ++i) acc[i] =                           \
+          V::fmadd(acc[i], vx, vy);                                                                \
+    }                                                                                              \
+    alignas(64) typename V::T lanes[V::width] = {};                                                \
+    typename V::reg total = V::zero();                                                             \
+    _Pragma("GCC unroll 32") for (int i = 0; i < Chains; ++i) total = V::add(total, acc[i]);       \
+    V::store(lanes, total);                                                                        \
+    return lanes[0];                                                                               \
+  }
+#if GDCORE_X86
+GDCORE_GEMM_PEAK_PROBE(peak_probe_avx2, GDCORE_TARGET_AVX2)
+GDCORE_GEMM_PEAK_PROBE(peak_probe_avx512, GDCORE_TARGET_AVX512)
+#endif
+#undef GDCORE_GEMM_PEAK_PROBE
+
 // A thread's packing buffers, kept between calls (allocating ~100 KiB per call would cost page
 // faults that a small product cannot repay). Aligned to 64 bytes for the SIMD loads.
 template <class T>
@@ -406,6 +431,38 @@ void gemm_with(std::size_t m, std::size_t n, std::size_t k, typename K::value_ty
 }
 
 }  // namespace gemm_detail
+
+// Single-thread FMA throughput probe on the active SIMD path: runs `iterations` rounds and
+// returns the flops performed (the caller times it). The baseline path has no FMA; it reports
+// the mul + add rate of the baseline micro-kernel's scalar-compiled loop instead.
+template <class T>
+double fma_peak_probe(std::size_t iterations, T* sink) {
+  using namespace gemm_detail;
+  const T x = T(0.999999), y = T(1e-6);
+#if GDCORE_X86
+  using Wide = std::conditional_t<std::is_same_v<T, float>, Avx512Float, Avx512Double>;
+  using Narrow = std::conditional_t<std::is_same_v<T, float>, Avx2Float, Avx2Double>;
+  switch (active_isa()) {
+    case Isa::avx512:
+      *sink = peak_probe_avx512<Wide, 24>(iterations, x, y);
+      return 2.0 * Wide::width * 24 * static_cast<double>(iterations);
+    case Isa::avx2:
+      *sink = peak_probe_avx2<Narrow, 12>(iterations, x, y);
+      return 2.0 * Narrow::width * 12 * static_cast<double>(iterations);
+    default: break;
+  }
+#endif
+  constexpr int lanes = 16 / sizeof(T) * 8;
+  T acc[lanes];
+  for (int i = 0; i < lanes; ++i) acc[i] = T(i);
+  for (std::size_t it = 0; it < iterations; ++it)
+#pragma omp simd
+    for (int i = 0; i < lanes; ++i) acc[i] = acc[i] * x + y;
+  T total = 0;
+  for (int i = 0; i < lanes; ++i) total += acc[i];
+  *sink = total;
+  return 2.0 * lanes * static_cast<double>(iterations);
+}
 
 // C = alpha * op(A) * op(B) + beta * C, all row-major.
 //   op(A) = A (m x k, row stride lda >= k) or A^T (A stored k x m, lda >= m);
