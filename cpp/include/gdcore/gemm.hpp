@@ -18,9 +18,12 @@
 // on the thread count or on where a thread boundary falls: bits are identical for 1 or N threads.
 // The AVX2 and AVX-512 micro-kernels accumulate with fused multiply-add (one rounding per term);
 // the baseline (SSE2) path has no FMA and rounds a*b then +. Those paths therefore differ in the
-// last bits (tests hold them to a tolerance relative to |A||B|). Why FMA: on this Zen-class
-// EPYC the fused kernel is faster at 2048^2 float32 than mul + add (see benchmarks/bench_gemm.py
-// and the report in the commit), and it is the more accurate of the two.
+// last bits (tests hold them to a tolerance relative to |A||B|, tests/test_gemm.py). Why FMA,
+// measured on the 2-vCPU AVX-512 EPYC, one thread, same flags, runs alternated: 2048^3 float32
+// 152-163 GFLOP/s fused vs 125-138 with mul + add; 512x256x784 185 vs 158; 15-20% on every shape
+// tried. It also rounds once per term instead of twice. Bit-identity across SIMD paths, which
+// the element-wise kernels keep, is given up here; defining GDCORE_GEMM_MADD(x, y, z) as
+// V::add(z, V::mul(x, y)) rebuilds the mul + add variant to repeat the comparison.
 #pragma once
 
 #include <algorithm>
@@ -190,6 +193,7 @@ struct Avx512Double {
 // The register-tiled micro-kernel: an MR x (NV * width) block of C held in MR * NV registers,
 // one broadcast of a and NV loads of b per k. Written once and compiled per instruction set
 // (intrinsics need the caller's target, so the body is stamped out by a macro, not inlined).
+// The multiply-add of the micro-kernel; see "Why FMA" at the top.
 #ifndef GDCORE_GEMM_MADD
 #define GDCORE_GEMM_MADD(x, y, z) V::fmadd(x, y, z)
 #endif
@@ -236,28 +240,30 @@ GDCORE_GEMM_SIMD_MICRO(micro_avx2, GDCORE_TARGET_AVX2)
 GDCORE_GEMM_SIMD_MICRO(micro_avx512, GDCORE_TARGET_AVX512)
 #undef GDCORE_GEMM_SIMD_MICRO
 
-// AVX2: 16 ymm registers hold a 6 x 2-vector tile (12 accumulators, 2 of b, 1 broadcast).
-template <class V>
+// AVX2: 16 ymm registers hold a 6 x 2-vector tile (12 accumulators, 2 of b, 1 broadcast), or
+// for narrow C (n <= one vector) a 12 x 1-vector tile.
+template <class V, int MR = 6, int NV = 2>
 struct Avx2Kernel {
   using value_type = typename V::T;
-  static constexpr std::size_t mr = 6;
-  static constexpr std::size_t nr = 2 * V::width;
+  static constexpr std::size_t mr = MR;
+  static constexpr std::size_t nr = NV * V::width;
   static void micro(std::size_t kc, const value_type* a, const value_type* b, value_type* c,
                     std::size_t ldc, value_type alpha, value_type beta, Update mode) {
-    micro_avx2<V, 6, 2>(kc, a, b, c, ldc, alpha, beta, mode);
+    micro_avx2<V, MR, NV>(kc, a, b, c, ldc, alpha, beta, mode);
   }
 };
 
 // AVX-512: 32 zmm registers hold a 12 x 2-vector tile (24 accumulators, 2 of b; the broadcast of
-// a folds into the FMA's memory operand).
-template <class V>
+// a folds into the FMA's memory operand), or for narrow C (n <= one vector, e.g. a 10-class
+// output layer) a 24 x 1-vector tile, which wastes less of each register on padding.
+template <class V, int MR = 12, int NV = 2>
 struct Avx512Kernel {
   using value_type = typename V::T;
-  static constexpr std::size_t mr = 12;
-  static constexpr std::size_t nr = 2 * V::width;
+  static constexpr std::size_t mr = MR;
+  static constexpr std::size_t nr = NV * V::width;
   static void micro(std::size_t kc, const value_type* a, const value_type* b, value_type* c,
                     std::size_t ldc, value_type alpha, value_type beta, Update mode) {
-    micro_avx512<V, 12, 2>(kc, a, b, c, ldc, alpha, beta, mode);
+    micro_avx512<V, MR, NV>(kc, a, b, c, ldc, alpha, beta, mode);
   }
 };
 #endif  // GDCORE_X86
@@ -481,11 +487,19 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   using Wide = std::conditional_t<std::is_same_v<T, float>, Avx512Float, Avx512Double>;
   using Narrow = std::conditional_t<std::is_same_v<T, float>, Avx2Float, Avx2Double>;
   switch (active_isa()) {
+    // The tile shape never changes a result's bits (each element's operations are the same),
+    // so it may follow n.
     case Isa::avx512:
-      gemm_with<Avx512Kernel<Wide>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+      if (n <= static_cast<std::size_t>(Wide::width))
+        gemm_with<Avx512Kernel<Wide, 24, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+      else
+        gemm_with<Avx512Kernel<Wide>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
       return;
     case Isa::avx2:
-      gemm_with<Avx2Kernel<Narrow>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+      if (n <= static_cast<std::size_t>(Narrow::width))
+        gemm_with<Avx2Kernel<Narrow, 12, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+      else
+        gemm_with<Avx2Kernel<Narrow>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
       return;
     default: break;
   }
