@@ -151,6 +151,7 @@ enum class Status { max_epochs, converged, target_reached, diverged, interrupted
 
 struct TrainResult {
   std::vector<double> loss;       // per epoch: mean (weighted) loss seen during it + penalty
+                                  // (one-vs-rest: divided by the number of heads)
   std::vector<double> lr;         // per epoch: the last learning rate used
   std::vector<double> val_loss;   // per epoch, when there is a validation set
   std::vector<double> val_score;  // per epoch: R² or accuracy on the validation set
@@ -570,8 +571,12 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
 
     state.epoch += 1;
     result.epochs += 1;
+    // One-vs-rest heads are K binary problems: their loss is reported (and judged by tol) per
+    // head, as scikit-learn judges each of its binary classifiers on its own.
+    const double per_head = s.task == Task::ovr ? static_cast<double>(k) : 1.0;
     const double epoch_loss =
-        loss_sum / static_cast<double>(n_train) + penalty_value(s, state.params, weights);
+        (loss_sum / static_cast<double>(n_train) + penalty_value(s, state.params, weights)) /
+        per_head;
     result.loss.push_back(epoch_loss);
     result.lr.push_back(lr);
     double metric_for_schedule = epoch_loss;
