@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   gdcore::bind::register_losses(m);
   gdcore::bind::register_train(m);
   gdcore::bind::register_minimize(m);
+  gdcore::bind::register_gemm(m);
 }

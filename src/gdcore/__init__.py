@@ -1,7 +1,7 @@
 """gdcore: fast gradient descent with a compiled C++ core and a NumPy twin of every kernel."""
 
 from gdcore import _core
-from gdcore import functions, linear_model, losses, optim, plot, schedules
+from gdcore import functions, linalg, linear_model, losses, optim, plot, schedules
 from gdcore._config import get_num_threads, set_num_threads, show_config, simd_path
 from gdcore.linear_model import SGDClassifier, SGDRegressor
 from gdcore.lr_range import LRFinderResult, lr_find
@@ -21,6 +21,7 @@ __all__ = [
     "fit_linear",
     "functions",
     "get_num_threads",
+    "linalg",
     "linear_model",
     "lr_find",
     "minimize",

@@ -151,6 +151,7 @@ enum class Status { max_epochs, converged, target_reached, diverged, interrupted
 
 struct TrainResult {
   std::vector<double> loss;       // per epoch: mean (weighted) loss seen during it + penalty
+                                  // (one-vs-rest: divided by the number of heads)
   std::vector<double> lr;         // per epoch: the last learning rate used
   std::vector<double> val_loss;   // per epoch, when there is a validation set
   std::vector<double> val_score;  // per epoch: R² or accuracy on the validation set
@@ -324,23 +325,30 @@ double batch_gradient(const LinearData<T>& data, const Head& head, const T* para
         detail::BatchBody<T, Head>{&data, &head, params, order, order_size, heads, grad, &loss},
         begin, end);
   } else {
-    scratch.assign((chunks - 1) * size, T(0));
-    std::vector<double> losses(chunks, 0.0);
+    // Each chunk sums into its own buffer, 64-byte aligned and a cache line apart from the next,
+    // so no thread writes a line another reads (the parameters) or writes: shared lines cost
+    // more than the second thread gains.
+    constexpr std::size_t kLine = 64 / sizeof(T);
+    const std::size_t stride = (size + kLine - 1) / kLine * kLine + kLine;
+    scratch.assign(chunks * stride + kLine, T(0));
+    T* base = scratch.data();
+    while (reinterpret_cast<std::uintptr_t>(base) % 64 != 0) ++base;
+    std::vector<double> losses(chunks * 8, 0.0);  // one cache line per chunk's loss
     const std::size_t per = (rows + chunks - 1) / chunks;
 #pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
     for (std::size_t c = 0; c < chunks; ++c) {
       const std::size_t lo = begin + std::min(rows, c * per);
       const std::size_t hi = begin + std::min(rows, (c + 1) * per);
-      T* target = c == 0 ? grad : scratch.data() + (c - 1) * size;
       run_dispatched(detail::BatchBody<T, Head>{&data, &head, params, order, order_size, heads,
-                                                target, &losses[c]},
+                                                base + c * stride, &losses[c * 8]},
                      lo, hi);
     }
+    std::copy(base, base + size, grad);
     for (std::size_t c = 1; c < chunks; ++c) {
-      const T* part = scratch.data() + (c - 1) * size;
+      const T* part = base + c * stride;
       for (std::size_t j = 0; j < size; ++j) grad[j] = grad[j] + part[j];
     }
-    for (std::size_t c = 0; c < chunks; ++c) loss += losses[c];
+    for (std::size_t c = 0; c < chunks; ++c) loss += losses[c * 8];
   }
   if (rows > 1) {  // dividing by 1 changes nothing: skip it for stochastic steps
     const T count = T(static_cast<double>(rows));
@@ -570,8 +578,12 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
 
     state.epoch += 1;
     result.epochs += 1;
+    // One-vs-rest heads are K binary problems: their loss is reported (and judged by tol) per
+    // head, as scikit-learn judges each of its binary classifiers on its own.
+    const double per_head = s.task == Task::ovr ? static_cast<double>(k) : 1.0;
     const double epoch_loss =
-        loss_sum / static_cast<double>(n_train) + penalty_value(s, state.params, weights);
+        (loss_sum / static_cast<double>(n_train) + penalty_value(s, state.params, weights)) /
+        per_head;
     result.loss.push_back(epoch_loss);
     result.lr.push_back(lr);
     double metric_for_schedule = epoch_loss;

@@ -271,7 +271,10 @@ def train_linear(
             break
         counters[2] += 1
         result["epochs"] += 1
-        epoch_loss = loss_sum / n_train + penalty_value(penalty, alpha, l1_ratio, params[:weights])
+        per_head = float(k) if task == "ovr" else 1.0  # one-vs-rest: the loss per head
+        epoch_loss = (
+            loss_sum / n_train + penalty_value(penalty, alpha, l1_ratio, params[:weights])
+        ) / per_head
         result["loss"].append(epoch_loss)
         result["lr"].append(lr)
         metric = epoch_loss
