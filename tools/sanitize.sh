@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build gdcore's core with sanitizers into its own virtual environment and run tests against it.
 #
-#   tools/sanitize.sh                      # address,undefined; the default subset of the tests
+#   tools/sanitize.sh -q                   # address,undefined; the default subset of the tests
 #   tools/sanitize.sh tests/test_losses.py -k softmax      # any pytest arguments
 #   GDCORE_SANITIZE=undefined tools/sanitize.sh             # another -fsanitize= list
 #
@@ -19,13 +19,19 @@ cd "$(dirname "$0")/.."
 sanitizers="${GDCORE_SANITIZE:-address,undefined}"
 venv="${GDCORE_SANITIZE_VENV:-/tmp/gdcore-sanitize-venv}"
 cxx="${CXX:-g++}"
-if [ "$#" -eq 0 ]; then
-  # The core's entry points: optimizers, losses, the training loop (estimators), minimize,
-  # schedules; and threads, resume and extremes. Not test_leaks (RSS under ASan means nothing)
-  # nor the browser / plotting tests (no core code of their own).
-  set -- tests/test_optimizers.py tests/test_losses.py tests/test_linear_model.py \
+# Without a test path among the arguments (options only, or none), the default subset: the core's
+# entry points (optimizers, losses, the training loop and estimators, minimize, schedules,
+# functions, gemm) and threads, resume and extremes. Not test_leaks (ASan's allocator keeps freed
+# memory in quarantine, so RSS grows by design) nor the browser test (LD_PRELOAD reaches Chromium).
+has_path=0
+for arg in "$@"; do
+  case "$arg" in tests/* | *.py | *::*) has_path=1 ;; esac
+done
+if [ "$has_path" -eq 0 ]; then
+  set -- "$@" tests/test_optimizers.py tests/test_losses.py tests/test_linear_model.py \
     tests/test_minimize.py tests/test_schedules.py tests/test_functions.py \
     tests/test_threads.py tests/test_resume.py tests/test_extremes.py
+  [ -e tests/test_gemm.py ] && set -- "$@" tests/test_gemm.py
 fi
 
 if [ ! -x "$venv/bin/python" ]; then
