@@ -145,10 +145,12 @@ class MultiStepLR final : public detail::ScheduleBase<MultiStepLR> {
     for (std::size_t i = 0; i < milestones_.size(); ++i) {
       detail::require(milestones_[i] >= 0, "milestones must be >= 0, got " +
                                                std::to_string(milestones_[i]));
-      detail::require(i == 0 || milestones_[i - 1] < milestones_[i],
-                      "milestones must be strictly increasing, got " +
-                          std::to_string(milestones_[i - 1]) + " before " +
-                          std::to_string(milestones_[i]));
+      // Only for i > 0: the message reads milestones_[i - 1] (found by AddressSanitizer).
+      if (i > 0)
+        detail::require(milestones_[i - 1] < milestones_[i],
+                        "milestones must be strictly increasing, got " +
+                            std::to_string(milestones_[i - 1]) + " before " +
+                            std::to_string(milestones_[i]));
     }
   }
   double lr(std::int64_t t) const override {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "simd.hpp"
 
@@ -94,7 +95,12 @@ GDCORE_INLINE T exp_nonpositive(T x) {
   const auto& c = detail::kCoefficients<T>;
   T poly = c.inverse_factorial[C::kExpTerms];
   for (int k = C::kExpTerms - 1; k >= 0; --k) poly = c.inverse_factorial[k] + poly * r;
-  const T scale = detail::bits_as<T>(static_cast<Int>((n_int + C::kBias) << C::kMantissa));
+  // The shift is done unsigned: for a NaN x, n_int is garbage and may be negative (shifting a
+  // negative signed value is undefined; UndefinedBehaviorSanitizer caught it). The result is NaN
+  // either way, through poly.
+  using UInt = std::make_unsigned_t<Int>;
+  const UInt biased = static_cast<UInt>(n_int) + static_cast<UInt>(C::kBias);
+  const T scale = detail::bits_as<T>(static_cast<UInt>(biased << C::kMantissa));
   const T result = poly * scale;
   return tiny ? T(0) : result;
 }
