@@ -40,8 +40,8 @@ namespace gdcore {
 inline constexpr std::size_t kDotLanes = 16;
 
 // Batches with fewer multiply-adds than this (rows × features × heads) stay on one thread. On the
-// 2-vCPU development VM two threads only pay with the AVX2 path (1.67x at batch 4096); with
-// AVX-512 the two vCPUs appear to share their vector units and a second thread slows the loop.
+// shared 2-vCPU development VM two threads gave 1.07-1.88x at batch 4096 (d = 100) across runs;
+// the threshold could not be measured more finely there.
 inline constexpr std::size_t kParallelBatchWork = std::size_t{1} << 17;
 
 // The 16 lanes are held as 32-byte GCC vectors (2 of 8 floats, or 4 of 4 doubles): on every
