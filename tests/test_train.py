@@ -121,6 +121,36 @@ def test_loop_options_mirror_twin(case):
         np.testing.assert_allclose(core.history.path, twin.history.path, rtol=1e-12, atol=1e-300)
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(loss="squared_error", optimizer_options={"weight_decay": 0.05}),
+        dict(loss="squared_error", optimizer_options={"maximize": True}, penalty=None),
+        dict(loss="hinge", classes=3),
+        dict(loss="huber", fit_intercept=False, sample_weight=True, penalty=None),
+        dict(loss="epsilon_insensitive", shuffle=False, alpha=0.01),
+    ],
+    ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()),
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stochastic_sgd_matches_twin_bitwise(case, dtype):
+    # Stochastic steps of plain SGD take a path without a gradient buffer in the core; the twin
+    # computes the gradient, the l2 term and the SGD update apart, as for any batch. Losses
+    # without exp/log make the same operations give the same bits.
+    case = dict(case)
+    classes = case.pop("classes", 2)
+    X, y = _problem(case["loss"], n=70, d=37, classes=classes)
+    if case.pop("sample_weight", False):
+        case["sample_weight"] = np.random.default_rng(1).uniform(0.1, 2.0, len(y))
+    kw = dict(optimizer="sgd", lr=0.01, batch_size=1, max_epochs=3, tol=None, random_state=2,
+              penalty="l2", alpha=1e-3)  # fmt: skip
+    kw.update(case)
+    core = train.fit_linear(X.astype(dtype), y, **kw)
+    twin = ref_train.fit_linear(X.astype(dtype), y, **kw)
+    assert np.array_equal(core.state["params"], twin.state["params"])
+    assert core.history.loss == twin.history.loss
+
+
 def test_threads_split_batches_deterministically():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3000, 70))

@@ -168,7 +168,7 @@ def _encode_targets(y, n, dtype, task, classes=None):
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError(f"y contains NaN or infinity (first in row {int(np.argmax(~np.isfinite(y)))})")
     if classes is None:
-        classes, index = np.unique(y, return_inverse=True)
+        classes, index = _unique_labels(y)
     else:
         classes = np.unique(np.asarray(classes))
         index = np.searchsorted(classes, y)
@@ -178,6 +178,27 @@ def _encode_targets(y, n, dtype, task, classes=None):
     if len(classes) < 2:
         raise ValueError(f"y has a single class ({classes[0]!r}); classification needs two or more")
     return index, classes
+
+
+def _unique_labels(y):
+    """np.unique(y, return_inverse=True), in O(n) for integer labels of a small range (the common
+    case: a sort of the labels costs about as much as a training epoch)."""
+    if y.dtype.kind in "iub" and y.size:
+        low, high = int(y.min()), int(y.max())
+        if high - low <= max(1024, y.size):
+            if y.dtype.kind == "u":  # may exceed int64: subtract in the unsigned type first
+                shifted = (y.astype(np.uint64) - np.uint64(low)).astype(np.int64)
+            else:
+                shifted = y.astype(np.int64) - low
+            present = np.bincount(shifted, minlength=high - low + 1) > 0
+            offsets = np.flatnonzero(present)
+            if y.dtype.kind == "u":
+                classes = (offsets.astype(np.uint64) + np.uint64(low)).astype(y.dtype)
+            else:
+                classes = (offsets.astype(np.int64) + low).astype(y.dtype)
+            rank = np.cumsum(present) - 1
+            return classes, rank[shifted]
+    return np.unique(y, return_inverse=True)
 
 
 def _optimizer(optimizer, lr, options):

@@ -14,8 +14,9 @@
 // deterministic for a given thread count, and a small batch stays on one thread.
 //
 // Every sum has a fixed order so that the NumPy twin (src/gdcore/reference/train.py) can repeat
-// it exactly: a dot product accumulates into 16 lanes (element j into lane j mod 16, in order),
-// then adds the lanes pairwise (lane i += lane i+8, +4, +2, +1).
+// it exactly: a dot product accumulates into 16 lanes (element j into lane j mod 16, in order, and
+// the last 16 elements as one more chunk when d is not a multiple of 16; see dot_rows), then adds
+// the lanes pairwise (lane i += lane i+8, +4, +2, +1).
 #pragma once
 
 #include <omp.h>
@@ -44,56 +45,117 @@ inline constexpr std::size_t kDotLanes = 16;
 // the threshold could not be measured more finely there.
 inline constexpr std::size_t kParallelBatchWork = std::size_t{1} << 17;
 
-// The 16 lanes are held as 32-byte GCC vectors (2 of 8 floats, or 4 of 4 doubles): on every
-// SIMD path they stay in registers (ymm, or pairs of xmm), and the arithmetic is the same IEEE
-// operations in the same order.
+// The 16 lanes are held as 64-byte GCC vectors (one of 16 floats, or two of 8 doubles): a zmm
+// register on the AVX-512 path, pairs of ymm on AVX2, xmm quads on the baseline; the arithmetic
+// is the same IEEE operations in the same order on every path.
 template <class T>
 struct Lane;
 template <>
 struct Lane<float> {
-  typedef float vec __attribute__((vector_size(32)));
-  typedef float half __attribute__((vector_size(16)));
+  typedef float vec __attribute__((vector_size(64)));
+  typedef std::int32_t index;
+  typedef index mask __attribute__((vector_size(64)));
+  typedef float half __attribute__((vector_size(32)));
+  typedef float quarter __attribute__((vector_size(16)));
 };
 template <>
 struct Lane<double> {
-  typedef double vec __attribute__((vector_size(32)));
-  typedef double half __attribute__((vector_size(16)));
+  typedef double vec __attribute__((vector_size(64)));
+  typedef std::int64_t index;
+  typedef index mask __attribute__((vector_size(64)));
+  typedef double half __attribute__((vector_size(32)));
 };
 
-// x·w in the fixed lane order described above.
+namespace detail {
+template <class V, class T>
+GDCORE_INLINE V load_vec(const T* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+// Lane i += lane i+8, then +4, +2, +1: the 16 lanes of one row into its dot product.
 template <class T>
-GDCORE_INLINE T dot_lanes(const T* __restrict x, const T* __restrict w, std::size_t d) {
-  using V = typename Lane<T>::vec;
-  constexpr std::size_t per = sizeof(V) / sizeof(T);  // lanes per vector
-  constexpr std::size_t nv = kDotLanes / per;          // vectors per 16 lanes
-  V acc[nv] = {};
-  const std::size_t full = d / kDotLanes * kDotLanes;
-  for (std::size_t c = 0; c < full; c += kDotLanes) {
-    for (std::size_t v = 0; v < nv; ++v) {
-      V xv, wv;
-      __builtin_memcpy(&xv, x + c + v * per, sizeof(V));
-      __builtin_memcpy(&wv, w + c + v * per, sizeof(V));
-      acc[v] = acc[v] + xv * wv;
-    }
-  }
-  for (std::size_t j = 0; j < d - full; ++j)
-    acc[j / per][j % per] = acc[j / per][j % per] + x[full + j] * w[full + j];
-  // Pairwise: lane i += lane i+8, then +4, +2, +1.
-  if constexpr (nv == 4) {  // double: lanes 0-3 | 4-7 | 8-11 | 12-15
-    const V a0 = acc[0] + acc[2], a1 = acc[1] + acc[3];  // lanes 0-3, 4-7 after +8
-    const V b = a0 + a1;                                  // lanes 0-3 after +4
-    const T c0 = b[0] + b[2], c1 = b[1] + b[3];
-    return c0 + c1;
-  } else {  // float: lanes 0-7 | 8-15
-    const V a = acc[0] + acc[1];  // lanes 0-7 after +8
-    typename Lane<T>::half lo, hi;
+GDCORE_INLINE T reduce_lanes(const typename Lane<T>::vec* acc) {
+  using L = Lane<T>;
+  if constexpr (sizeof(T) == 8) {  // lanes 0-7 | 8-15
+    const typename L::vec a = acc[0] + acc[1];  // lanes 0-7 after +8
+    typename L::half lo, hi;
     __builtin_memcpy(&lo, &a, sizeof(lo));
     __builtin_memcpy(&hi, reinterpret_cast<const char*>(&a) + sizeof(lo), sizeof(hi));
-    const typename Lane<T>::half b = lo + hi;  // lanes 0-3 after +4
+    const typename L::half b = lo + hi;  // lanes 0-3 after +4
+    const T c0 = b[0] + b[2], c1 = b[1] + b[3];
+    return c0 + c1;
+  } else {  // lanes 0-15
+    typename L::half lo, hi;
+    __builtin_memcpy(&lo, &acc[0], sizeof(lo));
+    __builtin_memcpy(&hi, reinterpret_cast<const char*>(&acc[0]) + sizeof(lo), sizeof(hi));
+    const typename L::half a = lo + hi;  // lanes 0-7 after +8
+    typename L::quarter qlo, qhi;
+    __builtin_memcpy(&qlo, &a, sizeof(qlo));
+    __builtin_memcpy(&qhi, reinterpret_cast<const char*>(&a) + sizeof(qlo), sizeof(qhi));
+    const typename L::quarter b = qlo + qhi;  // lanes 0-3 after +4
     const T c0 = b[0] + b[2], c1 = b[1] + b[3];
     return c0 + c1;
   }
 }
+}  // namespace detail
+
+// x·w for R rows at once, each in the fixed lane order: element j < 16⌊d/16⌋ goes into lane
+// j mod 16, in order. When d is not a multiple of 16 (and d ≥ 16), the last 16 elements
+// x[d-16 .. d) form one more chunk, element d-16+i into lane i, with w's part that the full
+// chunks already covered replaced by zeros (those lanes add x·0 = ±0, which changes no value):
+// a whole vector instead of a scalar tail. Below 16 features element j goes into lane j.
+// The R rows share each load of w and keep R independent chains of additions in flight; every
+// row's result is the same bits as alone.
+template <class T, std::size_t R>
+GDCORE_INLINE void dot_rows(const T* const* x, const T* __restrict w, std::size_t d, T* out,
+                            std::size_t out_stride) {
+  using L = Lane<T>;
+  using V = typename L::vec;
+  constexpr std::size_t per = sizeof(V) / sizeof(T);  // lanes per vector
+  constexpr std::size_t nv = kDotLanes / per;          // vectors per 16 lanes
+  V acc[R][nv] = {};
+  const std::size_t full = d / kDotLanes * kDotLanes;
+  for (std::size_t c = 0; c < full; c += kDotLanes) {
+    for (std::size_t v = 0; v < nv; ++v) {
+      const V wv = detail::load_vec<V>(w + c + v * per);
+      for (std::size_t r = 0; r < R; ++r)
+        acc[r][v] = acc[r][v] + detail::load_vec<V>(x[r] + c + v * per) * wv;
+    }
+  }
+  const std::size_t rem = d - full;
+  if (rem != 0 && d >= kDotLanes) {
+    const std::size_t base = d - kDotLanes;
+    const std::size_t skip = kDotLanes - rem;  // lanes whose elements a full chunk already had
+    for (std::size_t v = 0; v < nv; ++v) {
+      typename L::mask lane;
+      for (std::size_t i = 0; i < per; ++i) lane[i] = static_cast<typename L::index>(v * per + i);
+      const typename L::mask keep = lane >= static_cast<typename L::index>(skip);
+      const V wv = keep ? detail::load_vec<V>(w + base + v * per) : V{};
+      for (std::size_t r = 0; r < R; ++r)
+        acc[r][v] = acc[r][v] + detail::load_vec<V>(x[r] + base + v * per) * wv;
+    }
+  } else if (rem != 0) {
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t j = 0; j < rem; ++j)
+        acc[r][j / per][j % per] = acc[r][j / per][j % per] + x[r][j] * w[j];
+  }
+  for (std::size_t r = 0; r < R; ++r) out[r * out_stride] = detail::reduce_lanes<T>(acc[r]);
+}
+
+template <class T>
+GDCORE_INLINE T dot_lanes(const T* x, const T* __restrict w, std::size_t d) {
+  T out;
+  const T* rows[1] = {x};
+  dot_rows<T, 1>(rows, w, d, &out, 1);
+  return out;
+}
+
+// Rows processed together by the batch kernel: four float rows fill the 16 zmm/ymm registers'
+// worth of accumulators as well as doubles do two at a time.
+template <class T>
+inline constexpr std::size_t kDotRows = sizeof(T) == 4 ? 4 : 2;
 
 enum class Penalty { none, l2, l1, elasticnet };
 
@@ -222,7 +284,7 @@ struct BatchBody {
     T* DP = P + kBlockRows * k;
     T rows_loss[kBlockRows];
     T weights[kBlockRows];
-    const T* xs[kBlockRows];
+    const T* xs[kBlockRows];  // the block's rows
     const std::size_t row_bytes = d * sizeof(T);
     double sum = 0.0;
     for (std::size_t r0 = begin; r0 < end; r0 += kBlockRows) {
@@ -237,7 +299,13 @@ struct BatchBody {
         const std::size_t row = static_cast<std::size_t>(order[r0 + i]);
         xs[i] = data->X + row * d;
         weights[i] = data->sample_weight ? data->sample_weight[row] : T(1);
-        for (std::size_t h = 0; h < k; ++h) P[i * k + h] = dot_lanes(xs[i], W + h * d, d) + b[h];
+      }
+      constexpr std::size_t R = kDotRows<T>;
+      for (std::size_t h = 0; h < k; ++h) {
+        std::size_t i = 0;
+        for (; i + R <= m; i += R) dot_rows<T, R>(xs + i, W + h * d, d, P + i * k + h, k);
+        for (; i < m; ++i) dot_rows<T, 1>(xs + i, W + h * d, d, P + i * k + h, k);
+        for (i = 0; i < m; ++i) P[i * k + h] = P[i * k + h] + b[h];
       }
       if constexpr (Head::kScalar) {
         if (k == 1) {
@@ -264,19 +332,110 @@ struct BatchBody {
         for (std::size_t i = 0; i < m; ++i)
           rows_loss[i] = head->eval(P + i * k, data->Y + static_cast<std::size_t>(order[r0 + i]) * ky, k, DP + i * k);
       }
-      for (std::size_t i = 0; i < m; ++i) {
-        sum += static_cast<double>(weights[i] * rows_loss[i]);
-        const T* __restrict x = xs[i];
-        for (std::size_t h = 0; h < k; ++h) {
-          const T dk = weights[i] * DP[i * k + h];
-          T* __restrict g = G + h * d;
+      for (std::size_t i = 0; i < m; ++i) sum += static_cast<double>(weights[i] * rows_loss[i]);
+      // G += d xᵀ row after row; four rows share one pass over G (the same additions in the same
+      // order as one row at a time, with a quarter of the loads and stores of G).
+      for (std::size_t h = 0; h < k; ++h) {
+        T* __restrict g = G + h * d;
+        std::size_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+          const T a0 = weights[i] * DP[i * k + h], a1 = weights[i + 1] * DP[(i + 1) * k + h];
+          const T a2 = weights[i + 2] * DP[(i + 2) * k + h], a3 = weights[i + 3] * DP[(i + 3) * k + h];
+          const T* __restrict x0 = xs[i];
+          const T* __restrict x1 = xs[i + 1];
+          const T* __restrict x2 = xs[i + 2];
+          const T* __restrict x3 = xs[i + 3];
 #pragma omp simd
-          for (std::size_t j = 0; j < d; ++j) g[j] = g[j] + dk * x[j];
-          Gb[h] = Gb[h] + dk;
+          for (std::size_t j = 0; j < d; ++j)
+            g[j] = (((g[j] + a0 * x0[j]) + a1 * x1[j]) + a2 * x2[j]) + a3 * x3[j];
+          Gb[h] = (((Gb[h] + a0) + a1) + a2) + a3;
+        }
+        for (; i < m; ++i) {
+          const T a = weights[i] * DP[i * k + h];
+          const T* __restrict x = xs[i];
+#pragma omp simd
+          for (std::size_t j = 0; j < d; ++j) g[j] = g[j] + a * x[j];
+          Gb[h] = Gb[h] + a;
         }
       }
     }
     *loss = sum;
+  }
+};
+
+// One stochastic step of plain SGD (no momentum) without a gradient buffer: the row's loss and
+// derivatives first (forward), then, if they are finite, every parameter in one pass (update):
+//   g = 0 + d x_j (+ l2 p),  d' = ±g (+ weight_decay p),  p = p + (-lr) d'
+// which are the operations batch_gradient, the l2 term and sgd_step perform for a batch of one
+// row, in the same order, so the bits are those of the general path.
+template <class T, class Head>
+struct StochasticForward {
+  const LinearData<T>* data;
+  const Head* head;
+  const T* params;
+  const std::int64_t* order;
+  std::size_t order_size;
+  std::size_t heads;
+  T* dk;         // heads derivatives times the sample weight
+  double* loss;  // the row's weighted loss
+  GDCORE_INLINE void operator()(std::size_t r, std::size_t) const {
+    const std::size_t d = data->d, k = heads;
+    if (r + kPrefetchRows < order_size) {
+      const char* ahead = reinterpret_cast<const char*>(
+          data->X + static_cast<std::size_t>(order[r + kPrefetchRows]) * d);
+      for (std::size_t off = 0; off < d * sizeof(T); off += 64) __builtin_prefetch(ahead + off, 0, 3);
+    }
+    const std::size_t row = static_cast<std::size_t>(order[r]);
+    const T* x = data->X + row * d;
+    const T weight = data->sample_weight ? data->sample_weight[row] : T(1);
+    T p[kMaxStackHeads];
+    for (std::size_t h = 0; h < k; ++h) p[h] = dot_lanes(x, params + h * d, d) + params[k * d + h];
+    const T row_loss = head->eval(p, data->Y + row * data->ky, k, dk);
+    for (std::size_t h = 0; h < k; ++h) dk[h] = weight * dk[h];
+    *loss = static_cast<double>(weight * row_loss);
+  }
+};
+
+template <class T>
+struct StochasticSgdUpdate {
+  const LinearData<T>* data;
+  std::size_t row;
+  std::size_t heads;
+  const T* dk;
+  T* params;
+  T l2, sign, weight_decay, neg_lr;
+  bool decay, fit_intercept;
+  GDCORE_INLINE void operator()(std::size_t, std::size_t) const {
+    const std::size_t d = data->d, k = heads;
+    const T* __restrict x = data->X + row * d;
+    for (std::size_t h = 0; h < k; ++h) {
+      T* __restrict w = params + h * d;
+      const T a = dk[h];
+      if (decay) {
+#pragma omp simd
+        for (std::size_t j = 0; j < d; ++j) {
+          const T g = (T(0) + a * x[j]) + l2 * w[j];
+          w[j] = w[j] + neg_lr * (g * sign + weight_decay * w[j]);
+        }
+      } else if (l2 != T(0)) {
+#pragma omp simd
+        for (std::size_t j = 0; j < d; ++j) {
+          const T g = (T(0) + a * x[j]) + l2 * w[j];
+          w[j] = w[j] + neg_lr * (g * sign);
+        }
+      } else {
+#pragma omp simd
+        for (std::size_t j = 0; j < d; ++j) w[j] = w[j] + neg_lr * ((T(0) + a * x[j]) * sign);
+      }
+    }
+    if (fit_intercept) {
+      T* b = params + k * d;
+      for (std::size_t h = 0; h < k; ++h) {
+        T step = (T(0) + dk[h]) * sign;
+        if (decay) step = step + weight_decay * b[h];
+        b[h] = b[h] + neg_lr * step;
+      }
+    }
   }
 };
 
@@ -460,6 +619,9 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
   const std::size_t n_states = state_count(opt.kind);
 
   std::vector<T> grad(size), scratch;
+  // Stochastic steps of plain SGD skip the gradient buffer (detail::StochasticSgdUpdate).
+  const bool fused_sgd = opt.kind == OptimizerKind::sgd && opt.sgd.momentum == 0.0 &&
+                         k <= detail::kMaxStackHeads;
   std::vector<std::int64_t> order(train);
   // A copy of everything a step changes, taken at the start of each epoch: divergence rolls back
   // to it.
@@ -498,28 +660,52 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
     bool diverged = false, interrupted = false;
     for (std::size_t begin = 0; begin < n_train; begin += batch) {
       const std::size_t end = std::min(n_train, begin + batch);
-      const double batch_loss =
-          batch_gradient(data, head, state.params, order.data(), order.size(), begin, end, k,
-                         s.threads, grad.data(), scratch);
-      if (!std::isfinite(batch_loss)) {
-        diverged = true;
-        result.bad_step = state.t;
-        result.bad_lr = lr;
-        break;
+      if (fused_sgd && end - begin == 1) {
+        double row_loss = 0.0;
+        T dk[detail::kMaxStackHeads];
+        run_dispatched(detail::StochasticForward<T, Head>{&data, &head, state.params, order.data(),
+                                                          order.size(), k, dk, &row_loss},
+                       begin, end);
+        if (!std::isfinite(row_loss)) {
+          diverged = true;
+          result.bad_step = state.t;
+          result.bad_lr = lr;
+          break;
+        }
+        loss_sum += row_loss;
+        lr = schedule.lr(state.t);
+        opt.set_lr(lr);
+        state.opt_step += 1;
+        run_dispatched(detail::StochasticSgdUpdate<T>{&data, static_cast<std::size_t>(order[begin]),
+                                                      k, dk, state.params, T(l2_alpha),
+                                                      T(opt.sgd.maximize ? -1 : 1),
+                                                      T(opt.sgd.weight_decay), T(-lr),
+                                                      opt.sgd.weight_decay != 0.0, s.fit_intercept},
+                       begin, end);
+      } else {
+        const double batch_loss =
+            batch_gradient(data, head, state.params, order.data(), order.size(), begin, end, k,
+                           s.threads, grad.data(), scratch);
+        if (!std::isfinite(batch_loss)) {
+          diverged = true;
+          result.bad_step = state.t;
+          result.bad_lr = lr;
+          break;
+        }
+        loss_sum += batch_loss;
+        if (l2_alpha != 0.0) {
+          const T a = T(l2_alpha);
+          for (std::size_t j = 0; j < weights; ++j) grad[j] = grad[j] + a * state.params[j];
+        }
+        lr = schedule.lr(state.t);
+        opt.set_lr(lr);
+        state.opt_step += 1;
+        T* states[3] = {needed[0] ? state.opt_state[0] : nullptr,
+                        needed[1] ? state.opt_state[1] : nullptr,
+                        needed[2] ? state.opt_state[2] : nullptr};
+        optimizer_step<T>(opt, state.params, grad.data(), states, stepped, state.opt_step,
+                          &state.mu_product, 1);
       }
-      loss_sum += batch_loss;
-      if (l2_alpha != 0.0) {
-        const T a = T(l2_alpha);
-        for (std::size_t j = 0; j < weights; ++j) grad[j] = grad[j] + a * state.params[j];
-      }
-      lr = schedule.lr(state.t);
-      opt.set_lr(lr);
-      state.opt_step += 1;
-      T* states[3] = {needed[0] ? state.opt_state[0] : nullptr,
-                      needed[1] ? state.opt_state[1] : nullptr,
-                      needed[2] ? state.opt_state[2] : nullptr};
-      optimizer_step<T>(opt, state.params, grad.data(), states, stepped, state.opt_step,
-                        &state.mu_product, 1);
       if (l1_share != 0.0 && s.alpha != 0.0) {
         state.l1_u += lr * s.alpha * l1_share;
         const T u = T(state.l1_u);

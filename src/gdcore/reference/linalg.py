@@ -13,7 +13,10 @@ def gemm(A, B, C, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, num_thre
     op_a = A.T if trans_a else A
     op_b = B.T if trans_b else B
     dtype = C.dtype.type
-    product = dtype(alpha) * (op_a @ op_b)
+    # NaN and inf propagate as IEEE arithmetic says; some BLAS builds also raise the invalid flag
+    # for them (OpenBLAS on Sapphire Rapids-class CPUs), which is not an error of the inputs.
+    with np.errstate(invalid="ignore", over="ignore"):
+        product = dtype(alpha) * (op_a @ op_b)
     if beta == 0:
         C[...] = product
     else:

@@ -34,9 +34,18 @@ def dot_lanes(rows: np.ndarray, w: np.ndarray) -> np.ndarray:
     """x·w for every row of `rows`, in the fixed lane order."""
     n, d = rows.shape
     acc = np.zeros((n, LANES), dtype=rows.dtype)
-    for c in range(0, d, LANES):
-        width = min(LANES, d - c)  # the last chunk touches only its own lanes
-        acc[:, :width] = acc[:, :width] + rows[:, c : c + width] * w[c : c + width]
+    full = d // LANES * LANES
+    for c in range(0, full, LANES):
+        acc = acc + rows[:, c : c + LANES] * w[c : c + LANES]
+    rem = d - full
+    if rem and d >= LANES:
+        # The last 16 elements as one more chunk, element d-16+i into lane i; the lanes whose
+        # elements a full chunk already had multiply by zero.
+        tail = w[d - LANES :].copy()
+        tail[: LANES - rem] = 0
+        acc = acc + rows[:, d - LANES :] * tail
+    elif rem:
+        acc[:, :rem] = acc[:, :rem] + rows[:, :rem] * w[:rem]
     h = LANES // 2
     while h > 0:
         acc[:, :h] = acc[:, :h] + acc[:, h : 2 * h]
