@@ -28,10 +28,10 @@ def data():
     return X, y
 
 
-def gdcore_fit(X, y, batch_size, threads, epochs=EPOCHS):
+def gdcore_fit(X, y, batch_size, threads, epochs=EPOCHS, shuffle=True):
     return train.fit_linear(
         X, y, loss="log_loss", optimizer="sgd", lr=0.01, batch_size=batch_size,
-        max_epochs=epochs, tol=None, penalty=None, num_threads=threads,
+        max_epochs=epochs, tol=None, penalty=None, num_threads=threads, shuffle=shuffle,
     )  # fmt: skip
 
 
@@ -53,6 +53,18 @@ def test_gdcore(benchmark, data, bandwidth, batch_size):
            bandwidth=bandwidth, items=N * EPOCHS, base=batch_size == 256)  # fmt: skip
 
 
+# Unshuffled epochs read X in order (as the PyTorch loop below does): the hardware prefetcher
+# streams the rows, where a shuffled order waits on memory latency for every row.
+@pytest.mark.parametrize("batch_size", [1, 256])
+def test_gdcore_unshuffled(benchmark, data, bandwidth, batch_size):
+    X, y = data
+    benchmark.group = "logreg-epochs"
+    benchmark.pedantic(gdcore_fit, args=(X, y, batch_size, THREADS), kwargs=dict(shuffle=False),
+                       rounds=3, warmup_rounds=1)  # fmt: skip
+    record(benchmark, peer=f"gdcore b={batch_size} unshuffled", bytes_moved=X.nbytes * EPOCHS,
+           bandwidth=bandwidth, items=N * EPOCHS)  # fmt: skip
+
+
 @pytest.mark.parametrize("batch_size", [1024, 4096])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_gdcore_threads(benchmark, data, bandwidth, batch_size, threads):
@@ -63,17 +75,19 @@ def test_gdcore_threads(benchmark, data, bandwidth, batch_size, threads):
            bandwidth=bandwidth, items=N * EPOCHS, base=threads == 1)  # fmt: skip
 
 
-def test_sklearn_sgdclassifier(benchmark, data):
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_sklearn_sgdclassifier(benchmark, data, shuffle):
     sklearn = pytest.importorskip("sklearn.linear_model")
     X, y = data
     benchmark.group = "logreg-epochs"
 
     def fit():
         return sklearn.SGDClassifier(loss="log_loss", penalty=None, learning_rate="constant",
-                                     eta0=0.01, max_iter=EPOCHS, tol=None).fit(X, y)  # fmt: skip
+                                     eta0=0.01, max_iter=EPOCHS, tol=None,
+                                     shuffle=shuffle).fit(X, y)  # fmt: skip
 
     benchmark.pedantic(fit, rounds=3, warmup_rounds=0)
-    record(benchmark, peer="scikit-learn b=1", items=N * EPOCHS)
+    record(benchmark, peer="scikit-learn b=1" + ("" if shuffle else " unshuffled"), items=N * EPOCHS)
 
 
 @pytest.mark.parametrize("batch_size", [32, 256])

@@ -364,20 +364,21 @@ struct BatchBody {
 };
 
 // One stochastic step of plain SGD (no momentum) without a gradient buffer: the row's loss and
-// derivatives first (forward), then, if they are finite, every parameter in one pass (update):
+// derivatives first, then, if the loss is finite, every parameter in one pass:
 //   g = 0 + d x_j (+ l2 p),  d' = ±g (+ weight_decay p),  p = p + (-lr) d'
 // which are the operations batch_gradient, the l2 term and sgd_step perform for a batch of one
 // row, in the same order, so the bits are those of the general path.
 template <class T, class Head>
-struct StochasticForward {
+struct StochasticSgdStep {
   const LinearData<T>* data;
   const Head* head;
-  const T* params;
+  T* params;
   const std::int64_t* order;
   std::size_t order_size;
   std::size_t heads;
-  T* dk;         // heads derivatives times the sample weight
-  double* loss;  // the row's weighted loss
+  T l2, sign, weight_decay, neg_lr;
+  bool fit_intercept;
+  double* loss;  // the row's weighted loss; the parameters stay as they were when not finite
   GDCORE_INLINE void operator()(std::size_t r, std::size_t) const {
     const std::size_t d = data->d, k = heads;
     if (r + kPrefetchRows < order_size) {
@@ -386,32 +387,17 @@ struct StochasticForward {
       for (std::size_t off = 0; off < d * sizeof(T); off += 64) __builtin_prefetch(ahead + off, 0, 3);
     }
     const std::size_t row = static_cast<std::size_t>(order[r]);
-    const T* x = data->X + row * d;
+    const T* __restrict x = data->X + row * d;
     const T weight = data->sample_weight ? data->sample_weight[row] : T(1);
-    T p[kMaxStackHeads];
+    T p[kMaxStackHeads], dk[kMaxStackHeads];
     for (std::size_t h = 0; h < k; ++h) p[h] = dot_lanes(x, params + h * d, d) + params[k * d + h];
     const T row_loss = head->eval(p, data->Y + row * data->ky, k, dk);
-    for (std::size_t h = 0; h < k; ++h) dk[h] = weight * dk[h];
     *loss = static_cast<double>(weight * row_loss);
-  }
-};
-
-template <class T>
-struct StochasticSgdUpdate {
-  const LinearData<T>* data;
-  std::size_t row;
-  std::size_t heads;
-  const T* dk;
-  T* params;
-  T l2, sign, weight_decay, neg_lr;
-  bool decay, fit_intercept;
-  GDCORE_INLINE void operator()(std::size_t, std::size_t) const {
-    const std::size_t d = data->d, k = heads;
-    const T* __restrict x = data->X + row * d;
+    if (!std::isfinite(*loss)) return;
     for (std::size_t h = 0; h < k; ++h) {
       T* __restrict w = params + h * d;
-      const T a = dk[h];
-      if (decay) {
+      const T a = weight * dk[h];
+      if (weight_decay != T(0)) {
 #pragma omp simd
         for (std::size_t j = 0; j < d; ++j) {
           const T g = (T(0) + a * x[j]) + l2 * w[j];
@@ -427,13 +413,11 @@ struct StochasticSgdUpdate {
 #pragma omp simd
         for (std::size_t j = 0; j < d; ++j) w[j] = w[j] + neg_lr * ((T(0) + a * x[j]) * sign);
       }
-    }
-    if (fit_intercept) {
-      T* b = params + k * d;
-      for (std::size_t h = 0; h < k; ++h) {
-        T step = (T(0) + dk[h]) * sign;
-        if (decay) step = step + weight_decay * b[h];
-        b[h] = b[h] + neg_lr * step;
+      if (fit_intercept) {
+        T* b = params + k * d + h;
+        T step = (T(0) + a) * sign;
+        if (weight_decay != T(0)) step = step + weight_decay * *b;
+        *b = *b + neg_lr * step;
       }
     }
   }
@@ -662,9 +646,12 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
       const std::size_t end = std::min(n_train, begin + batch);
       if (fused_sgd && end - begin == 1) {
         double row_loss = 0.0;
-        T dk[detail::kMaxStackHeads];
-        run_dispatched(detail::StochasticForward<T, Head>{&data, &head, state.params, order.data(),
-                                                          order.size(), k, dk, &row_loss},
+        const double next_lr = schedule.lr(state.t);
+        run_dispatched(detail::StochasticSgdStep<T, Head>{&data, &head, state.params, order.data(),
+                                                          order.size(), k, T(l2_alpha),
+                                                          T(opt.sgd.maximize ? -1 : 1),
+                                                          T(opt.sgd.weight_decay), T(-next_lr),
+                                                          s.fit_intercept, &row_loss},
                        begin, end);
         if (!std::isfinite(row_loss)) {
           diverged = true;
@@ -673,15 +660,9 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
           break;
         }
         loss_sum += row_loss;
-        lr = schedule.lr(state.t);
+        lr = next_lr;
         opt.set_lr(lr);
         state.opt_step += 1;
-        run_dispatched(detail::StochasticSgdUpdate<T>{&data, static_cast<std::size_t>(order[begin]),
-                                                      k, dk, state.params, T(l2_alpha),
-                                                      T(opt.sgd.maximize ? -1 : 1),
-                                                      T(opt.sgd.weight_decay), T(-lr),
-                                                      opt.sgd.weight_decay != 0.0, s.fit_intercept},
-                       begin, end);
       } else {
         const double batch_loss =
             batch_gradient(data, head, state.params, order.data(), order.size(), begin, end, k,
