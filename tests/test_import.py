@@ -1,0 +1,23 @@
+import subprocess
+import sys
+
+
+def test_import_loads_no_estimator_dependencies():
+    # `import gdcore` stays light: scikit-learn (and SciPy's BLAS threads) load only when an
+    # estimator is first used.
+    code = (
+        "import sys, gdcore\n"
+        "assert 'sklearn' not in sys.modules and 'scipy' not in sys.modules, 'loaded early'\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "cls = gdcore.SGDClassifier\n"
+        "assert cls.__module__ == 'gdcore.linear_model'\n"
+        "assert gdcore.linear_model.SGDRegressor is gdcore.SGDRegressor\n"
+        "assert 'SGDClassifier' in dir(gdcore)\n"
+        "try:\n"
+        "    gdcore.no_such_name\n"
+        "except AttributeError as e:\n"
+        "    assert 'no_such_name' in str(e)\n"
+        "else:\n"
+        "    raise SystemExit('no AttributeError')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
