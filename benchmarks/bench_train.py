@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import THREADS, record
 
-from gdcore import train
+from gdcore import _core, hardware, train
 from gdcore.reference import train as ref_train
 
 N, D, EPOCHS = 200_000, 100, 5
@@ -62,6 +62,23 @@ def test_gdcore_unshuffled(benchmark, data, bandwidth, batch_size):
     benchmark.pedantic(gdcore_fit, args=(X, y, batch_size, THREADS), kwargs=dict(shuffle=False),
                        rounds=3, warmup_rounds=1)  # fmt: skip
     record(benchmark, peer=f"gdcore b={batch_size} unshuffled", bytes_moved=X.nbytes * EPOCHS,
+           bandwidth=bandwidth, items=N * EPOCHS)  # fmt: skip
+
+
+def test_shuffled_read_bound(benchmark, data, bandwidth):
+    # The rows of X in the epochs' shuffled orders, only summed, with the loop's prefetching: the
+    # memory-latency bound of a shuffled epoch (no training loop reads rows faster).
+    X, _ = data
+    benchmark.group = "logreg-epochs"
+    orders = [_core.shuffled_order(np.arange(N, dtype=np.int64), 0, e) for e in range(EPOCHS)]
+    out = np.zeros(D, X.dtype)
+
+    def read():
+        for order in orders:
+            hardware.row_sum(out, X, order, num_threads=THREADS)
+
+    benchmark.pedantic(read, rounds=3, warmup_rounds=1)
+    record(benchmark, peer="bound: shuffled row reads", bytes_moved=X.nbytes * EPOCHS,
            bandwidth=bandwidth, items=N * EPOCHS)  # fmt: skip
 
 

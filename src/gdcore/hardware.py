@@ -13,7 +13,7 @@ import numpy as np
 from gdcore import _core
 from gdcore import _validate as check
 
-__all__ = ["memory_bandwidth", "triad", "axpy"]
+__all__ = ["memory_bandwidth", "shuffled_read_rate", "triad", "axpy", "row_sum"]
 
 
 def triad(a, b, c, scalar, *, num_threads=None):
@@ -24,6 +24,39 @@ def triad(a, b, c, scalar, *, num_threads=None):
 def axpy(a, b, scalar, *, num_threads=None):
     """a = a + scalar * b, in place, by the core."""
     _core.axpy(a, b, check.real("scalar", scalar), num_threads=check.num_threads(num_threads))
+
+
+def row_sum(out, X, order, *, num_threads=None):
+    """out = Σ_i X[order[i]], in place, reading the rows in that order (with the training loop's
+    software prefetching): the shuffled-read probe."""
+    _core.row_sum(out, X, order, num_threads=check.num_threads(num_threads))
+
+
+def shuffled_read_rate(X, *, seed: int = 0, num_threads=None, repeats: int = 5) -> dict[str, float]:
+    """How fast this machine reads the rows of X in a shuffled order, as a training epoch does.
+
+    The rows are visited in the order the training loop's epoch 0 visits them for ``seed``
+    (``_core.shuffled_order``) and only summed, so this is the bound a shuffled epoch cannot
+    beat: shuffled rows defeat the hardware prefetcher, and the rate is then set by how many
+    cache misses a core keeps in flight, not by the streaming bandwidth. Returns the best of
+    ``repeats`` runs as ``rows_per_s`` and ``bytes_per_s`` (X's bytes read per second).
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {X.shape}")
+    seed = check.integer("seed", seed, low=0)
+    repeats = check.integer("repeats", repeats, low=1)
+    threads = check.num_threads(num_threads)
+    order = _core.shuffled_order(np.arange(X.shape[0], dtype=np.int64), seed, 0)
+    out = np.zeros(X.shape[1], X.dtype)
+    _core.row_sum(out, X, order, num_threads=threads)  # warm-up (and any conversion error)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _core.row_sum(out, X, order, num_threads=threads)
+        best = min(best, time.perf_counter() - start)
+    best = max(best, 1e-9)
+    return {"rows_per_s": X.shape[0] / best, "bytes_per_s": X.nbytes / best}
 
 
 def memory_bandwidth(

@@ -31,6 +31,7 @@
 #include <numeric>
 #include <vector>
 
+#include "hardware.hpp"
 #include "optimizers.hpp"
 #include "parallel.hpp"
 #include "rng.hpp"
@@ -254,8 +255,6 @@ namespace detail {
 
 inline constexpr std::size_t kMaxStackHeads = 16;
 inline constexpr std::size_t kBlockRows = 16;
-// How far ahead (in rows of the shuffled order) to prefetch; measured best at 24 on the EPYC.
-inline constexpr std::size_t kPrefetchRows = 24;
 
 // Rows [begin, end) of `order` into one gradient buffer (K*d + K) and a loss sum. Rows go in
 // blocks of kBlockRows: the predictions of a block first, then its losses and derivatives in one
@@ -285,17 +284,12 @@ struct BatchBody {
     T rows_loss[kBlockRows];
     T weights[kBlockRows];
     const T* xs[kBlockRows];  // the block's rows
-    const std::size_t row_bytes = d * sizeof(T);
     double sum = 0.0;
     for (std::size_t r0 = begin; r0 < end; r0 += kBlockRows) {
       const std::size_t m = std::min(kBlockRows, end - r0);
       for (std::size_t i = 0; i < m; ++i) {
         // Shuffled rows defeat the hardware prefetcher: ask for rows further on ourselves.
-        if (r0 + i + kPrefetchRows < order_size) {
-          const char* ahead = reinterpret_cast<const char*>(
-              data->X + static_cast<std::size_t>(order[r0 + i + kPrefetchRows]) * d);
-          for (std::size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(ahead + off, 0, 3);
-        }
+        prefetch_row(data->X, d, order, order_size, r0 + i);
         const std::size_t row = static_cast<std::size_t>(order[r0 + i]);
         xs[i] = data->X + row * d;
         weights[i] = data->sample_weight ? data->sample_weight[row] : T(1);
@@ -381,11 +375,7 @@ struct StochasticSgdStep {
   double* loss;  // the row's weighted loss; the parameters stay as they were when not finite
   GDCORE_INLINE void operator()(std::size_t r, std::size_t) const {
     const std::size_t d = data->d, k = heads;
-    if (r + kPrefetchRows < order_size) {
-      const char* ahead = reinterpret_cast<const char*>(
-          data->X + static_cast<std::size_t>(order[r + kPrefetchRows]) * d);
-      for (std::size_t off = 0; off < d * sizeof(T); off += 64) __builtin_prefetch(ahead + off, 0, 3);
-    }
+    prefetch_row(data->X, d, order, order_size, r);
     const std::size_t row = static_cast<std::size_t>(order[r]);
     const T* __restrict x = data->X + row * d;
     const T weight = data->sample_weight ? data->sample_weight[row] : T(1);
