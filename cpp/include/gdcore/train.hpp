@@ -634,43 +634,36 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
     bool diverged = false, interrupted = false;
     for (std::size_t begin = 0; begin < n_train; begin += batch) {
       const std::size_t end = std::min(n_train, begin + batch);
-      if (fused_sgd && end - begin == 1) {
-        double row_loss = 0.0;
-        const double next_lr = schedule.lr(state.t);
+      // The rate of this update; schedules are pure functions of t (and of what observe() saw).
+      const double next_lr = schedule.lr(state.t);
+      const bool stochastic = fused_sgd && end - begin == 1;
+      double step_loss = 0.0;
+      if (stochastic) {  // loss, and the update when the loss is finite, in one pass
         run_dispatched(detail::StochasticSgdStep<T, Head>{&data, &head, state.params, order.data(),
                                                           order.size(), k, T(l2_alpha),
                                                           T(opt.sgd.maximize ? -1 : 1),
                                                           T(opt.sgd.weight_decay), T(-next_lr),
-                                                          s.fit_intercept, &row_loss},
+                                                          s.fit_intercept, &step_loss},
                        begin, end);
-        if (!std::isfinite(row_loss)) {
-          diverged = true;
-          result.bad_step = state.t;
-          result.bad_lr = lr;
-          break;
-        }
-        loss_sum += row_loss;
-        lr = next_lr;
-        opt.set_lr(lr);
-        state.opt_step += 1;
       } else {
-        const double batch_loss =
-            batch_gradient(data, head, state.params, order.data(), order.size(), begin, end, k,
-                           s.threads, grad.data(), scratch);
-        if (!std::isfinite(batch_loss)) {
-          diverged = true;
-          result.bad_step = state.t;
-          result.bad_lr = lr;
-          break;
-        }
-        loss_sum += batch_loss;
+        step_loss = batch_gradient(data, head, state.params, order.data(), order.size(), begin,
+                                   end, k, s.threads, grad.data(), scratch);
+      }
+      if (!std::isfinite(step_loss)) {
+        diverged = true;
+        result.bad_step = state.t;
+        result.bad_lr = lr;
+        break;
+      }
+      loss_sum += step_loss;
+      lr = next_lr;
+      opt.set_lr(lr);
+      state.opt_step += 1;
+      if (!stochastic) {
         if (l2_alpha != 0.0) {
           const T a = T(l2_alpha);
           for (std::size_t j = 0; j < weights; ++j) grad[j] = grad[j] + a * state.params[j];
         }
-        lr = schedule.lr(state.t);
-        opt.set_lr(lr);
-        state.opt_step += 1;
         T* states[3] = {needed[0] ? state.opt_state[0] : nullptr,
                         needed[1] ? state.opt_state[1] : nullptr,
                         needed[2] ? state.opt_state[2] : nullptr};
