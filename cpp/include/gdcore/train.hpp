@@ -58,6 +58,7 @@ struct Lane<float> {
   typedef index mask __attribute__((vector_size(64)));
   typedef float half __attribute__((vector_size(32)));
   typedef float quarter __attribute__((vector_size(16)));
+  typedef quarter four;  // four lanes
 };
 template <>
 struct Lane<double> {
@@ -65,6 +66,7 @@ struct Lane<double> {
   typedef std::int64_t index;
   typedef index mask __attribute__((vector_size(64)));
   typedef double half __attribute__((vector_size(32)));
+  typedef half four;  // four lanes
 };
 
 namespace detail {
@@ -75,30 +77,27 @@ GDCORE_INLINE V load_vec(const T* p) {
   return v;
 }
 
+// The low half of a vector plus its high half (lane i += lane i + width/2).
+template <class H, class V>
+GDCORE_INLINE H add_halves(const V& v) {
+  H lo, hi;
+  __builtin_memcpy(&lo, &v, sizeof(H));
+  __builtin_memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof(H), sizeof(H));
+  return lo + hi;
+}
+
 // Lane i += lane i+8, then +4, +2, +1: the 16 lanes of one row into its dot product.
 template <class T>
 GDCORE_INLINE T reduce_lanes(const typename Lane<T>::vec* acc) {
   using L = Lane<T>;
+  typename L::four b;  // lanes 0-3 after +8 and +4
   if constexpr (sizeof(T) == 8) {  // lanes 0-7 | 8-15
-    const typename L::vec a = acc[0] + acc[1];  // lanes 0-7 after +8
-    typename L::half lo, hi;
-    __builtin_memcpy(&lo, &a, sizeof(lo));
-    __builtin_memcpy(&hi, reinterpret_cast<const char*>(&a) + sizeof(lo), sizeof(hi));
-    const typename L::half b = lo + hi;  // lanes 0-3 after +4
-    const T c0 = b[0] + b[2], c1 = b[1] + b[3];
-    return c0 + c1;
+    b = add_halves<typename L::four>(acc[0] + acc[1]);
   } else {  // lanes 0-15
-    typename L::half lo, hi;
-    __builtin_memcpy(&lo, &acc[0], sizeof(lo));
-    __builtin_memcpy(&hi, reinterpret_cast<const char*>(&acc[0]) + sizeof(lo), sizeof(hi));
-    const typename L::half a = lo + hi;  // lanes 0-7 after +8
-    typename L::quarter qlo, qhi;
-    __builtin_memcpy(&qlo, &a, sizeof(qlo));
-    __builtin_memcpy(&qhi, reinterpret_cast<const char*>(&a) + sizeof(qlo), sizeof(qhi));
-    const typename L::quarter b = qlo + qhi;  // lanes 0-3 after +4
-    const T c0 = b[0] + b[2], c1 = b[1] + b[3];
-    return c0 + c1;
+    b = add_halves<typename L::quarter>(add_halves<typename L::half>(acc[0]));
   }
+  const T c0 = b[0] + b[2], c1 = b[1] + b[3];
+  return c0 + c1;
 }
 }  // namespace detail
 
