@@ -1,12 +1,13 @@
 """gdcore: fast gradient descent with a compiled C++ core and a NumPy twin of every kernel."""
 
 from gdcore import _core
-from gdcore import functions, linalg, linear_model, losses, mlp, optim, plot, schedules
+from gdcore import functions, linalg, linear_model, losses, mlp, neural_network, optim, plot, schedules
 from gdcore._config import get_num_threads, set_num_threads, show_config, simd_path
 from gdcore.linear_model import SGDClassifier, SGDRegressor
 from gdcore.lr_range import LRFinderResult, lr_find
 from gdcore.minimize import MinimizeResult, minimize
 from gdcore.mlp import MLPFit, fit_mlp
+from gdcore.neural_network import MLPClassifier, MLPRegressor
 from gdcore.train import DivergenceError, DivergenceWarning, fit_linear
 
 __version__ = _core.__version__
@@ -15,7 +16,9 @@ __all__ = [
     "DivergenceError",
     "DivergenceWarning",
     "LRFinderResult",
+    "MLPClassifier",
     "MLPFit",
+    "MLPRegressor",
     "MinimizeResult",
     "SGDClassifier",
     "SGDRegressor",
@@ -28,6 +31,7 @@ __all__ = [
     "linear_model",
     "lr_find",
     "minimize",
+    "neural_network",
     "mlp",
     "losses",
     "optim",

@@ -260,16 +260,33 @@ void mlp_forward(const MlpShape& shape, const T* params, const T* X, std::size_t
   }
 }
 
-// Sum of squares of every weight (not the biases), in double, layer by layer in buffer order.
+// Sum of squares of every weight (not the biases), in double. Element j of a layer goes into
+// lane j mod 8 (eight independent sums, so the loop vectorizes: one chain of dependent double
+// additions took 0.3 ms per step for 784-256-256-10, as long as the whole Adam step); the lanes
+// are then added in order, and the layers in order. Only the reported loss reads it.
 template <class T>
 double mlp_weight_norm2(const MlpShape& shape, const T* params) {
-  double sum = 0.0;
+  constexpr std::size_t kLanes = 8;
+  double total = 0.0;
   for (std::size_t l = 1; l <= shape.layers(); ++l) {
-    const T* W = params + shape.weight_offset(l);
+    const T* __restrict W = params + shape.weight_offset(l);
     const std::size_t nw = shape.sizes[l - 1] * shape.sizes[l];
-    for (std::size_t j = 0; j < nw; ++j) sum += static_cast<double>(W[j]) * static_cast<double>(W[j]);
+    double lane[kLanes] = {};
+    const std::size_t full = nw / kLanes * kLanes;
+    for (std::size_t j = 0; j < full; j += kLanes)
+      for (std::size_t i = 0; i < kLanes; ++i) {
+        const double w = static_cast<double>(W[j + i]);
+        lane[i] += w * w;
+      }
+    for (std::size_t j = full; j < nw; ++j) {
+      const double w = static_cast<double>(W[j]);
+      lane[j - full] += w * w;
+    }
+    double sum = 0.0;
+    for (std::size_t i = 0; i < kLanes; ++i) sum += lane[i];
+    total += sum;
   }
-  return sum;
+  return total;
 }
 
 // Gradient (into grad, the buffer's layout) of the mean loss over the rows order[0:rows) of
