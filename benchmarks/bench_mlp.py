@@ -14,7 +14,7 @@ relative: the same float32 computation rounded differently; Adam's normalized st
 labels let rounding differences grow to ~1e-3 after 64 steps). Each row records samples/s and the
 fraction of the single-core float32 FMA peak (``gdcore.linalg.peak_flops``, measured in this run)
 that the step's multiply-adds reach (forward, weight gradients, and input gradients of every
-layer but the first, ~1.6 MFLOP per sample; the optimizer step and the element-wise work are not
+layer but the first, 1.21 MFLOP per sample; the optimizer step and the element-wise work are not
 counted). A table of ratios prints at the end:
 
     python -m pytest benchmarks/bench_mlp.py
