@@ -3,7 +3,7 @@ against the twin's trajectory, PyTorch as an outside oracle, and the loop's beha
 
 import numpy as np
 import pytest
-from conftest import assert_mirrors
+from conftest import assert_mirrors, interrupt_after
 
 import gdcore
 from gdcore import _core
@@ -215,6 +215,24 @@ def test_fit_divergence_keeps_finite_model():
         fit = fit_mlp(X, y, hidden_layer_sizes=(8,), optimizer="sgd", lr=10.0, max_epochs=50,
                       activation="identity", on_divergence="warn")  # fmt: skip
     assert fit.history.status == "diverged"
+
+
+def test_ctrl_c_stops_promptly_and_keeps_the_model():
+    import time
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 64)).astype(np.float32)
+    y = rng.integers(0, 10, size=20_000)
+    sent = interrupt_after(0.3)
+    with pytest.raises(KeyboardInterrupt) as err:
+        fit_mlp(X, y, hidden_layer_sizes=(128,), batch_size=32, max_epochs=10_000, tol=None)
+    waited = time.perf_counter() - sent["at"]
+    assert waited < 0.5
+    fit = err.value.fit
+    assert fit.history.status == "interrupted"
+    assert np.isfinite(fit.state["params"]).all() and fit.state["counters"][1] > 0
+    # the model of the last completed update predicts
+    assert fit.predict(X[:5]).shape == (5,)
 
 
 def test_fit_rejects_bad_options():
