@@ -511,7 +511,6 @@ class MLPRegressor(_RegressorMixin, _BaseMLP, _Base):
         if y.shape[0] != n:
             raise ValueError(f"Found input variables with inconsistent numbers of samples: [{n}, {y.shape[0]}]")
         _check_y_finite(y.astype(np.float64))
-        self._y_1d = y.ndim == 1
         return np.ascontiguousarray(y.reshape(n, -1), dtype=dtype)
 
     def fit(self, X, y):
@@ -540,7 +539,7 @@ class MLPRegressor(_RegressorMixin, _BaseMLP, _Base):
     def predict(self, X):
         """Predicted values: (n,) for one target, (n, n_outputs) for several."""
         out = self._forward(X)
-        return out[:, 0] if getattr(self, "_y_1d", True) and out.shape[1] == 1 else out
+        return out[:, 0] if out.shape[1] == 1 else out  # one output: (n,), as scikit-learn
 
     if HAVE_SKLEARN:
 
