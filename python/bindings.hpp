@@ -22,6 +22,7 @@ void register_losses(py::module_& m);
 void register_train(py::module_& m);
 void register_minimize(py::module_& m);
 void register_gemm(py::module_& m);
+void register_mlp(py::module_& m);
 
 // Optimizer options read by name from a dict (a parameter group or a fit's optimizer options).
 OptimizerConfig optimizer_config(OptimizerKind kind, const py::dict& options);

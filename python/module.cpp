@@ -12,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
   gdcore::bind::register_train(m);
   gdcore::bind::register_minimize(m);
   gdcore::bind::register_gemm(m);
+  gdcore::bind::register_mlp(m);
 }

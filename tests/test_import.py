@@ -10,6 +10,7 @@ def test_import_loads_no_estimator_dependencies():
         "assert 'sklearn' not in sys.modules and 'scipy' not in sys.modules, 'loaded early'\n"
         "assert 'matplotlib' not in sys.modules\n"
         "cls = gdcore.SGDClassifier\n"
+        "assert gdcore.MLPClassifier.__module__ == 'gdcore.neural_network'\n"
         "assert cls.__module__ == 'gdcore.linear_model'\n"
         "assert gdcore.linear_model.SGDRegressor is gdcore.SGDRegressor\n"
         "assert 'SGDClassifier' in dir(gdcore)\n"

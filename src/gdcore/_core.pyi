@@ -107,4 +107,26 @@ def minimize(fun: Any, x0: FloatArray, grad: Any, **kwargs: Any) -> dict[str, An
 def vmath_exp_nonpositive(x: FloatArray) -> FloatArray: ...
 def vmath_log1p_unit(x: FloatArray) -> FloatArray: ...
 
+# Multilayer perceptrons (python/register_mlp.cpp)
+def mlp_init(
+    params: FloatArray, layer_sizes: list[int], activation: str, scheme: str, seed: int
+) -> None: ...
+def mlp_forward(
+    X: FloatArray, params: FloatArray, layer_sizes: list[int], activation: str,
+    num_threads: int = 0,
+) -> FloatArray: ...
+def mlp_gradient(
+    X: FloatArray, Y: FloatArray, rows: npt.ArrayLike, params: FloatArray, grad: FloatArray,
+    layer_sizes: list[int], activation: str, task: str, alpha: float, num_threads: int = 0,
+) -> float: ...
+def train_mlp(
+    X: FloatArray, Y: FloatArray, train_rows: npt.ArrayLike, valid_rows: npt.ArrayLike,
+    params: FloatArray, opt_state: list[FloatArray | None], counters: npt.NDArray[np.int64],
+    floats: npt.NDArray[np.float64], *, layer_sizes: list[int], activation: str, task: str,
+    optimizer: str, optimizer_options: dict[str, Any], schedule: Schedule | None,
+    batch_size: int, max_epochs: int, tol: float, n_iter_no_change: int, early_stopping: bool,
+    shuffle: bool, seed: int, alpha: float, target_loss: float, record_every: int,
+    num_threads: int,
+) -> dict[str, Any]: ...
+
 def __getattr__(name: str) -> Any: ...  # the concrete schedule classes  # the concrete schedule classes, train_linear, losses

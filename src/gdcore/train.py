@@ -421,6 +421,14 @@ def fit_linear(
     if heads == 1 and task != "softmax":
         coef, intercept = coef[0], intercept[0]
     fit = LinearFit(coef, intercept, history, classes, task, state)
+    _finish(raw, fit, on_divergence, stacklevel=3)
+    return fit
+
+
+def _finish(raw, fit, on_divergence, stacklevel):
+    """After a compiled (or twin) loop returned: re-raise Ctrl-C with the model of the last
+    completed step, and report divergence (the last finite model kept) as asked. Shared by
+    fit_linear and gdcore.mlp.fit_mlp."""
     if raw.get("interrupt") is not None:
         interrupt = raw["interrupt"]
         interrupt.fit = fit  # the model of the last completed step, for whoever catches it
@@ -435,8 +443,7 @@ def fit_linear(
             error = DivergenceError(message)
             error.fit = fit  # the last finite model, for whoever catches it
             raise error
-        warnings.warn(message, DivergenceWarning, stacklevel=2)
-    return fit
+        warnings.warn(message, DivergenceWarning, stacklevel=stacklevel)
 
 
 def _initial_state(init, kind, options, size, n_weights, dtype, penalty, average=0):

@@ -1,0 +1,556 @@
+// Multilayer perceptrons: dense layers, forward and backward passes, and the training loop.
+//
+// A network has L dense layers between sizes n_0 (inputs), n_1, ..., n_L (outputs). Layer l maps
+// a row a_{l-1} (n_{l-1}) to z_l = a_{l-1} W_l + b_l (W_l is n_{l-1} x n_l, row-major, as
+// scikit-learn's coefs_[l-1]); hidden layers apply the activation f, the output layer none (its
+// z_L are the model's raw outputs, scored by the task's loss):
+//   regression: L = ½ Σ_j (z_j - y_j)²                 dL/dz = z - y
+//   binary:     L = log(1 + exp(-y z)), y = ±1          dL/dz = -y σ(-y z)     (logistic output)
+//   softmax:    L = -log softmax(z)[y]                  dL/dz = softmax(z) - onehot(y)
+// All parameters live in one buffer, layer after layer: [W_1, b_1, W_2, b_2, ..., W_L, b_L], so
+// that one optimizer_step (optimizers.hpp) updates every layer at once, as in train_linear.
+//
+// A step on a mini-batch of B rows (forward, then backward, in matrix form):
+//   A_0 = the batch's rows of X (gathered in the shuffled order)
+//   A_l = f(A_{l-1} W_l + 1 b_lᵀ)                      (gemm, then bias and activation in place)
+//   D_L = dL/dZ_L                                        (row by row)
+//   dW_l = (1/B) A_{l-1}ᵀ D_l + (alpha/B) W_l            (gemm with alpha = 1/B)
+//   db_l = (1/B) Σ_rows D_l                              (rows summed in order)
+//   D_{l-1} = (D_l W_lᵀ) ⊙ f'(A_{l-1})                   (f' written in terms of the activation)
+// The penalty is scikit-learn's MLP l2 term: alpha ‖W‖² / (2B) added to the batch's mean loss
+// (biases are not penalized), so alpha means what it means in sklearn.neural_network.
+//
+// Threads. Every product is one gemm (gemm.hpp), which splits C among threads and never splits a
+// sum: results are the same bits for any thread count. For the forward pass and D W^T, C's rows
+// are the mini-batch rows, so this is the split of the mini-batch across threads; for the weight
+// gradient, C is the weight matrix, so each thread owns a block of it and no per-thread gradient
+// buffers need to be added up afterwards. gemm keeps products below ~1M multiply-adds per thread
+// on one thread, so small batches never pay for waking threads. The element-wise work (bias,
+// activation, loss) is O(B n) against the products' O(B n²) and stays serial.
+//
+// Rounding: the products use gemm's fused multiply-add on AVX2/AVX-512 paths, so the NumPy twin
+// (src/gdcore/reference/mlp.py, which multiplies with NumPy's BLAS) agrees within the mirror's
+// tolerance, not bitwise.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "gemm.hpp"
+#include "losses.hpp"
+#include "optimizers.hpp"
+#include "parallel.hpp"
+#include "rng.hpp"
+#include "train.hpp"
+
+namespace gdcore {
+
+enum class Activation { identity, relu, leaky_relu, logistic, tanh };
+
+// Slope of leaky ReLU for negative inputs (PyTorch's default).
+inline constexpr double kLeakySlope = 0.01;
+
+enum class MlpInit { glorot, he };
+
+// Layer sizes and where each layer's parameters live in the flat buffer.
+struct MlpShape {
+  std::vector<std::size_t> sizes;  // n_0 (inputs), hidden sizes ..., n_L (outputs)
+  Activation activation = Activation::relu;
+  Task task = Task::regression;  // regression, binary or softmax
+
+  std::size_t layers() const { return sizes.size() - 1; }
+  std::size_t inputs() const { return sizes.front(); }
+  std::size_t outputs() const { return sizes.back(); }
+  std::size_t widest() const { return *std::max_element(sizes.begin(), sizes.end()); }
+  // Offset of W_l (l = 1..L) in the buffer; b_l follows W_l.
+  std::size_t weight_offset(std::size_t l) const {
+    std::size_t off = 0;
+    for (std::size_t i = 1; i < l; ++i) off += sizes[i - 1] * sizes[i] + sizes[i];
+    return off;
+  }
+  std::size_t bias_offset(std::size_t l) const {
+    return weight_offset(l) + sizes[l - 1] * sizes[l];
+  }
+  std::size_t size() const { return weight_offset(layers() + 1); }
+};
+
+// Initial parameters from SplitMix64(seed), drawn in buffer order (W_1, b_1, W_2, ...), each
+// value = bound * (2u - 1) with u = (next() >> 11) * 2^-53 uniform in [0, 1):
+//   glorot: scikit-learn's MLP initialization, bound = sqrt(6 / (fan_in + fan_out)) for weights
+//           and biases alike, with 2 instead of 6 for the logistic activation;
+//   he:     bound = sqrt(6 / fan_in) for the weights (He et al. 2015, uniform form), biases 0.
+template <class T>
+void mlp_init(const MlpShape& shape, MlpInit scheme, std::uint64_t seed, T* params) {
+  SplitMix64 rng{seed};
+  for (std::size_t l = 1; l <= shape.layers(); ++l) {
+    const double fan_in = static_cast<double>(shape.sizes[l - 1]);
+    const double fan_out = static_cast<double>(shape.sizes[l]);
+    double bound, bias_bound;
+    if (scheme == MlpInit::glorot) {
+      const double factor = shape.activation == Activation::logistic ? 2.0 : 6.0;
+      bound = bias_bound = std::sqrt(factor / (fan_in + fan_out));
+    } else {
+      bound = std::sqrt(6.0 / fan_in);
+      bias_bound = 0.0;
+    }
+    T* W = params + shape.weight_offset(l);
+    const std::size_t nw = shape.sizes[l - 1] * shape.sizes[l];
+    for (std::size_t j = 0; j < nw; ++j) {
+      const double u = static_cast<double>(rng.next() >> 11) * 0x1.0p-53;
+      W[j] = static_cast<T>(bound * (2.0 * u - 1.0));
+    }
+    T* b = params + shape.bias_offset(l);
+    for (std::size_t j = 0; j < shape.sizes[l]; ++j) {
+      if (bias_bound == 0.0) {
+        b[j] = T(0);
+      } else {
+        const double u = static_cast<double>(rng.next() >> 11) * 0x1.0p-53;
+        b[j] = static_cast<T>(bias_bound * (2.0 * u - 1.0));
+      }
+    }
+  }
+}
+
+namespace mlp_detail {
+
+// z += b, then a = f(z), for a rows x n block (row stride n). relu and leaky relu test z < 0 so
+// that NaN passes through (a NaN hidden unit must not silently become 0 and hide divergence).
+template <class T>
+void bias_activation(T* __restrict z, const T* __restrict b, std::size_t rows, std::size_t n,
+                     Activation f) {
+  const T slope = T(kLeakySlope);
+  for (std::size_t i = 0; i < rows; ++i) {
+    T* __restrict r = z + i * n;
+    switch (f) {
+      case Activation::identity:
+#pragma omp simd
+        for (std::size_t j = 0; j < n; ++j) r[j] = r[j] + b[j];
+        break;
+      case Activation::relu:
+#pragma omp simd
+        for (std::size_t j = 0; j < n; ++j) {
+          const T v = r[j] + b[j];
+          r[j] = v < T(0) ? T(0) : v;
+        }
+        break;
+      case Activation::leaky_relu:
+#pragma omp simd
+        for (std::size_t j = 0; j < n; ++j) {
+          const T v = r[j] + b[j];
+          r[j] = v < T(0) ? slope * v : v;
+        }
+        break;
+      case Activation::logistic:
+        for (std::size_t j = 0; j < n; ++j) r[j] = T(1) / (T(1) + std::exp(-(r[j] + b[j])));
+        break;
+      case Activation::tanh:
+        for (std::size_t j = 0; j < n; ++j) r[j] = std::tanh(r[j] + b[j]);
+        break;
+    }
+  }
+}
+
+// d *= f'(z), with f' written in terms of a = f(z) (as scikit-learn's backward pass does).
+template <class T>
+void activation_backward(const T* __restrict a, T* __restrict d, std::size_t count, Activation f) {
+  const T slope = T(kLeakySlope);
+  switch (f) {
+    case Activation::identity: break;
+    case Activation::relu:
+#pragma omp simd
+      for (std::size_t j = 0; j < count; ++j) d[j] = a[j] > T(0) ? d[j] : T(0);
+      break;
+    case Activation::leaky_relu:
+#pragma omp simd
+      for (std::size_t j = 0; j < count; ++j) d[j] = a[j] > T(0) ? d[j] : d[j] * slope;
+      break;
+    case Activation::logistic:
+#pragma omp simd
+      for (std::size_t j = 0; j < count; ++j) d[j] = d[j] * (a[j] * (T(1) - a[j]));
+      break;
+    case Activation::tanh:
+#pragma omp simd
+      for (std::size_t j = 0; j < count; ++j) d[j] = d[j] * (T(1) - a[j] * a[j]);
+      break;
+  }
+}
+
+// Per-row loss of the raw outputs z (rows x k) against targets y (rows x ky), and D = dL/dz.
+template <class T>
+void output_loss(Task task, const T* z, const T* y, std::size_t ky, std::size_t rows,
+                 std::size_t k, T* D, T* row_loss) {
+  switch (task) {
+    case Task::regression: {
+      const MultiSquaredError se;
+      for (std::size_t i = 0; i < rows; ++i)
+        row_loss[i] = se.loss_grad(z + i * k, y + i * ky, k, D + i * k);
+      break;
+    }
+    case Task::binary: {
+      const LogLoss ll;
+      for (std::size_t i = 0; i < rows; ++i) {
+        row_loss[i] = ll.loss(z[i], y[i * ky]);
+        D[i] = ll.dloss(z[i], y[i * ky]);
+      }
+      break;
+    }
+    default: {
+      const SoftmaxCrossEntropy ce;
+      for (std::size_t i = 0; i < rows; ++i)
+        row_loss[i] = ce.loss_grad(z + i * k, k, static_cast<std::size_t>(y[i * ky]), D + i * k);
+      break;
+    }
+  }
+}
+
+// g += a w over a flat range: the l2 term of the weight gradient. Split among threads like the
+// optimizers' element-wise kernels (each element by one thread, so the bits do not depend on
+// the thread count); a serial pass over the 200k weights of a 784x256 layer would be the largest
+// serial part of a two-thread step.
+template <class T>
+struct AddScaledBody {
+  T* g;
+  const T* w;
+  T a;
+  GDCORE_INLINE void operator()(std::size_t begin, std::size_t end) const {
+    T* __restrict gs = g;
+    const T* __restrict ws = w;
+#pragma omp simd
+    for (std::size_t j = begin; j < end; ++j) gs[j] = gs[j] + a * ws[j];
+  }
+};
+
+}  // namespace mlp_detail
+
+// Buffers of one fit, allocated once: the activations of every layer and two delta buffers for
+// up to `rows` rows, and the gathered targets.
+template <class T>
+struct MlpWorkspace {
+  std::vector<std::vector<T>> acts;  // acts[l]: rows x n_l (acts[0]: the gathered inputs)
+  std::vector<T> delta, delta_prev, targets, row_loss;
+  std::size_t rows = 0;
+
+  MlpWorkspace(const MlpShape& shape, std::size_t max_rows, std::size_t ky) : rows(max_rows) {
+    acts.resize(shape.layers() + 1);
+    for (std::size_t l = 0; l <= shape.layers(); ++l) acts[l].assign(max_rows * shape.sizes[l], T(0));
+    delta.assign(max_rows * shape.widest(), T(0));
+    delta_prev.assign(max_rows * shape.widest(), T(0));
+    targets.assign(max_rows * ky, T(0));
+    row_loss.assign(max_rows, T(0));
+  }
+};
+
+// Forward pass of `rows` rows whose inputs are in ws.acts[0] (or at `input`, row stride n_0, when
+// given): every layer's activations, the raw outputs in ws.acts[L].
+template <class T>
+void mlp_forward_rows(const MlpShape& shape, const T* params, const T* input, std::size_t rows,
+                      MlpWorkspace<T>& ws, int threads) {
+  const T* prev = input ? input : ws.acts[0].data();
+  for (std::size_t l = 1; l <= shape.layers(); ++l) {
+    const std::size_t fan_in = shape.sizes[l - 1], fan_out = shape.sizes[l];
+    T* out = ws.acts[l].data();
+    gemm<T>(false, false, rows, fan_out, fan_in, T(1), prev, fan_in,
+            params + shape.weight_offset(l), fan_out, T(0), out, fan_out, threads);
+    const Activation f = l == shape.layers() ? Activation::identity : shape.activation;
+    mlp_detail::bias_activation(out, params + shape.bias_offset(l), rows, fan_out, f);
+    prev = out;
+  }
+}
+
+// Raw outputs (n x n_L) of the network for the n rows of X (row-major, n x n_0), in blocks of
+// `block` rows so that the activations stay small.
+template <class T>
+void mlp_forward(const MlpShape& shape, const T* params, const T* X, std::size_t n, T* out,
+                 int threads) {
+  constexpr std::size_t block = 1024;
+  MlpWorkspace<T> ws(shape, std::min(block, std::max<std::size_t>(n, 1)), 1);
+  const std::size_t k = shape.outputs();
+  for (std::size_t r0 = 0; r0 < n; r0 += block) {
+    const std::size_t m = std::min(block, n - r0);
+    mlp_forward_rows(shape, params, X + r0 * shape.inputs(), m, ws, threads);
+    std::copy(ws.acts[shape.layers()].data(), ws.acts[shape.layers()].data() + m * k, out + r0 * k);
+  }
+}
+
+// Sum of squares of every weight (not the biases), in double. Element j of a layer goes into
+// lane j mod 8 (eight independent sums, so the loop vectorizes: one chain of dependent double
+// additions took 0.3 ms per step for 784-256-256-10, as long as the whole Adam step); the lanes
+// are then added in order, and the layers in order. Only the reported loss reads it.
+template <class T>
+double mlp_weight_norm2(const MlpShape& shape, const T* params) {
+  constexpr std::size_t kLanes = 8;
+  double total = 0.0;
+  for (std::size_t l = 1; l <= shape.layers(); ++l) {
+    const T* __restrict W = params + shape.weight_offset(l);
+    const std::size_t nw = shape.sizes[l - 1] * shape.sizes[l];
+    double lane[kLanes] = {};
+    const std::size_t full = nw / kLanes * kLanes;
+    for (std::size_t j = 0; j < full; j += kLanes)
+      for (std::size_t i = 0; i < kLanes; ++i) {
+        const double w = static_cast<double>(W[j + i]);
+        lane[i] += w * w;
+      }
+    for (std::size_t j = full; j < nw; ++j) {
+      const double w = static_cast<double>(W[j]);
+      lane[j - full] += w * w;
+    }
+    double sum = 0.0;
+    for (std::size_t i = 0; i < kLanes; ++i) sum += lane[i];
+    total += sum;
+  }
+  return total;
+}
+
+// Gradient (into grad, the buffer's layout) of the mean loss over the rows order[0:rows) of
+// (X, Y) plus the l2 term alpha ‖W‖² / (2 rows). Returns the summed loss of the rows (without the
+// penalty); non-finite when the forward pass overflowed.
+template <class T>
+double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
+                    const std::int64_t* order, std::size_t rows, const T* params, double alpha,
+                    T* grad, MlpWorkspace<T>& ws, int threads) {
+  const std::size_t d = shape.inputs(), L = shape.layers(), k = shape.outputs();
+  T* A0 = ws.acts[0].data();
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t row = static_cast<std::size_t>(order[i]);
+    std::copy(X + row * d, X + row * d + d, A0 + i * d);
+    std::copy(Y + row * ky, Y + row * ky + ky, ws.targets.data() + i * ky);
+  }
+  mlp_forward_rows<T>(shape, params, nullptr, rows, ws, threads);
+  T* D = ws.delta.data();
+  mlp_detail::output_loss(shape.task, ws.acts[L].data(), ws.targets.data(), ky, rows, k, D,
+                          ws.row_loss.data());
+  double loss = 0.0;
+  for (std::size_t i = 0; i < rows; ++i) loss += static_cast<double>(ws.row_loss[i]);
+  const T scale = T(1.0 / static_cast<double>(rows));
+  const T l2 = T(alpha / static_cast<double>(rows));
+  T* Dprev = ws.delta_prev.data();
+  for (std::size_t l = L; l >= 1; --l) {
+    const std::size_t fan_in = shape.sizes[l - 1], fan_out = shape.sizes[l];
+    const T* W = params + shape.weight_offset(l);
+    T* gW = grad + shape.weight_offset(l);
+    T* gb = grad + shape.bias_offset(l);
+    const T* Aprev = ws.acts[l - 1].data();
+    gemm<T>(true, false, fan_in, fan_out, rows, scale, Aprev, fan_in, D, fan_out, T(0), gW,
+            fan_out, threads);
+    if (alpha != 0.0)
+      parallel_for_dispatched(fan_in * fan_out, threads, mlp_detail::AddScaledBody<T>{gW, W, l2});
+    std::fill(gb, gb + fan_out, T(0));
+    for (std::size_t i = 0; i < rows; ++i) {
+      const T* __restrict r = D + i * fan_out;
+#pragma omp simd
+      for (std::size_t j = 0; j < fan_out; ++j) gb[j] = gb[j] + r[j];
+    }
+#pragma omp simd
+    for (std::size_t j = 0; j < fan_out; ++j) gb[j] = gb[j] * scale;
+    if (l > 1) {
+      gemm<T>(false, true, rows, fan_in, fan_out, T(1), D, fan_out, W, fan_out, T(0), Dprev,
+              fan_in, threads);
+      mlp_detail::activation_backward(Aprev, Dprev, rows * fan_in, shape.activation);
+      std::swap(D, Dprev);
+    }
+  }
+  return loss;
+}
+
+// Mean loss and score (R² averaged over outputs, or accuracy) of the rows `rows`.
+template <class T>
+void mlp_evaluate(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
+                  const std::vector<std::int64_t>& rows, const T* params, int threads,
+                  double* mean_loss, double* score) {
+  const std::size_t m = rows.size(), k = shape.outputs(), d = shape.inputs();
+  std::vector<T> inputs(m * d), out(m * k), D(m * k), row_loss(m), targets(m * ky);
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t row = static_cast<std::size_t>(rows[i]);
+    std::copy(X + row * d, X + row * d + d, inputs.data() + i * d);
+    std::copy(Y + row * ky, Y + row * ky + ky, targets.data() + i * ky);
+  }
+  mlp_forward(shape, params, inputs.data(), m, out.data(), threads);
+  mlp_detail::output_loss(shape.task, out.data(), targets.data(), ky, m, k, D.data(), row_loss.data());
+  double loss = 0.0, correct = 0.0;
+  std::vector<double> sum_y(k, 0.0), sum_yy(k, 0.0), sum_res(k, 0.0);
+  for (std::size_t i = 0; i < m; ++i) {
+    loss += static_cast<double>(row_loss[i]);
+    const T* p = out.data() + i * k;
+    const T* y = targets.data() + i * ky;
+    if (shape.task == Task::regression) {
+      for (std::size_t h = 0; h < k; ++h) {
+        const double yv = static_cast<double>(y[h]), res = yv - static_cast<double>(p[h]);
+        sum_y[h] += yv;
+        sum_yy[h] += yv * yv;
+        sum_res[h] += res * res;
+      }
+    } else if (shape.task == Task::binary) {
+      correct += ((p[0] > T(0)) == (y[0] > T(0))) ? 1.0 : 0.0;
+    } else {
+      const std::size_t guess = static_cast<std::size_t>(std::max_element(p, p + k) - p);
+      correct += guess == static_cast<std::size_t>(y[0]) ? 1.0 : 0.0;
+    }
+  }
+  const double count = static_cast<double>(m);
+  *mean_loss = m ? loss / count : 0.0;
+  if (shape.task == Task::regression) {
+    double r2 = 0.0;
+    for (std::size_t h = 0; h < k; ++h) {
+      const double mean = sum_y[h] / count;
+      const double total = sum_yy[h] - count * mean * mean;
+      r2 += total > 0 ? 1.0 - sum_res[h] / total : (sum_res[h] == 0 ? 1.0 : 0.0);
+    }
+    *score = r2 / static_cast<double>(k);
+  } else {
+    *score = m ? correct / count : 0.0;
+  }
+}
+
+// Train the network in `state` (params: shape.size() values) on rows `train` of (X, Y); `valid`
+// (possibly empty) is scored after each epoch. The structure is train_linear's: a snapshot at the
+// start of each epoch for divergence (rollback to the last finite epoch), the per-epoch SplitMix64
+// shuffle, Ctrl-C polling about every 50 ms, tol / n_iter_no_change on the epoch loss or the
+// validation score, target_loss, record_every. Settings read: task, batch_size, max_epochs, tol,
+// n_iter_no_change, early_stopping, shuffle, seed, alpha (scikit-learn's MLP l2), target_loss,
+// record_every, threads. The epoch loss is scikit-learn's loss_curve_ entry: the batches' (mean
+// loss + alpha ‖W‖² / (2B)), weighted by their sizes B, over the epoch's rows.
+template <class T, class Schedule>
+TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
+                      const std::vector<std::int64_t>& train,
+                      const std::vector<std::int64_t>& valid, const TrainSettings& s,
+                      OptimizerConfig opt, Schedule& schedule, TrainState<T>& state,
+                      const Poll& poll) {
+  using Clock = std::chrono::steady_clock;
+  TrainResult result;
+  const std::size_t size = shape.size();
+  const std::size_t n_train = train.size();
+  const std::size_t batch = std::max<std::size_t>(1, std::min(s.batch_size, n_train));
+  const auto needed = opt.states_needed();
+  const std::size_t n_states = state_count(opt.kind);
+  const int threads = resolve_threads(s.threads);
+
+  MlpWorkspace<T> ws(shape, batch, ky);
+  std::vector<T> grad(size);
+  std::vector<std::int64_t> order(train);
+  std::vector<T> saved_params(size);
+  std::vector<std::vector<T>> saved_states(n_states);
+  TrainState<T> saved = state;
+
+  auto record_path = [&] {
+    result.path.insert(result.path.end(), state.params, state.params + size);
+  };
+  if (s.record_every > 0) record_path();
+
+  double best_loss = std::numeric_limits<double>::infinity();
+  double best_score = -std::numeric_limits<double>::infinity();
+  std::int64_t no_improvement = 0;
+  auto last_poll = Clock::now();
+  std::size_t rows_since_poll = 0;
+  double lr = opt.lr();
+
+  for (std::int64_t e = 0; e < s.max_epochs; ++e) {
+    std::copy(state.params, state.params + size, saved_params.begin());
+    for (std::size_t i = 0; i < n_states; ++i)
+      if (state.opt_state[i]) saved_states[i].assign(state.opt_state[i], state.opt_state[i] + size);
+    saved = state;
+
+    if (s.shuffle) {
+      std::copy(train.begin(), train.end(), order.begin());
+      SplitMix64 rng = epoch_stream(s.seed, static_cast<std::uint64_t>(state.epoch));
+      gdcore::shuffle(order.data(), order.size(), rng);
+    }
+    double loss_sum = 0.0;
+    bool diverged = false, interrupted = false;
+    for (std::size_t begin = 0; begin < n_train; begin += batch) {
+      const std::size_t end = std::min(n_train, begin + batch);
+      const double penalty =
+          s.alpha != 0.0 ? 0.5 * s.alpha * mlp_weight_norm2(shape, state.params) : 0.0;
+      const double batch_loss = mlp_gradient<T>(shape, X, Y, ky, order.data() + begin,
+                                                end - begin, state.params, s.alpha, grad.data(),
+                                                ws, threads);
+      if (!std::isfinite(batch_loss)) {
+        diverged = true;
+        result.bad_step = state.t;
+        result.bad_lr = lr;
+        break;
+      }
+      loss_sum += batch_loss + penalty;
+      lr = schedule.lr(state.t);
+      opt.set_lr(lr);
+      state.opt_step += 1;
+      T* states[3] = {needed[0] ? state.opt_state[0] : nullptr,
+                      needed[1] ? state.opt_state[1] : nullptr,
+                      needed[2] ? state.opt_state[2] : nullptr};
+      optimizer_step<T>(opt, state.params, grad.data(), states, size, state.opt_step,
+                        &state.mu_product, threads);
+      state.t += 1;
+      if (s.record_every > 0 && state.t % s.record_every == 0) record_path();
+      rows_since_poll += end - begin;
+      if (rows_since_poll >= 256) {
+        rows_since_poll = 0;
+        const auto now = Clock::now();
+        if (now - last_poll > std::chrono::milliseconds(50)) {
+          last_poll = now;
+          if (poll && poll()) {
+            interrupted = true;
+            break;
+          }
+        }
+      }
+    }
+    if (interrupted) {
+      result.status = Status::interrupted;
+      break;
+    }
+    bool finite = !diverged;
+    for (std::size_t j = 0; finite && j < size; ++j) finite = std::isfinite(state.params[j]);
+    if (!finite) {
+      if (!diverged) {
+        result.bad_step = state.t - 1;
+        result.bad_lr = lr;
+      }
+      std::copy(saved_params.begin(), saved_params.end(), state.params);
+      for (std::size_t i = 0; i < n_states; ++i)
+        if (state.opt_state[i])
+          std::copy(saved_states[i].begin(), saved_states[i].end(), state.opt_state[i]);
+      state = saved;
+      result.status = Status::diverged;
+      break;
+    }
+
+    state.epoch += 1;
+    result.epochs += 1;
+    const double epoch_loss = loss_sum / static_cast<double>(n_train);
+    result.loss.push_back(epoch_loss);
+    result.lr.push_back(lr);
+    double metric_for_schedule = epoch_loss;
+    if (!valid.empty()) {
+      double vloss = 0.0, vscore = 0.0;
+      mlp_evaluate(shape, X, Y, ky, valid, state.params, threads, &vloss, &vscore);
+      result.val_loss.push_back(vloss);
+      result.val_score.push_back(vscore);
+      metric_for_schedule = vloss;
+      if (s.early_stopping) {
+        no_improvement = (vscore < best_score + s.tol) ? no_improvement + 1 : 0;
+        best_score = std::max(best_score, vscore);
+      }
+    }
+    if (!s.early_stopping) {
+      no_improvement = (epoch_loss > best_loss - s.tol) ? no_improvement + 1 : 0;
+      best_loss = std::min(best_loss, epoch_loss);
+    }
+    schedule.observe(metric_for_schedule);
+    if (epoch_loss <= s.target_loss) {
+      result.status = Status::target_reached;
+      break;
+    }
+    if (s.tol > -std::numeric_limits<double>::infinity() && no_improvement >= s.n_iter_no_change) {
+      result.status = Status::converged;
+      break;
+    }
+  }
+  return result;
+}
+
+}  // namespace gdcore

@@ -1,0 +1,269 @@
+"""Train multilayer perceptrons (dense networks) in one compiled loop.
+
+:func:`fit_mlp` checks the data and options, encodes the targets, initializes the parameters
+(one flat buffer: W_1, b_1, W_2, b_2, ...; W_l is fan_in x fan_out) and hands everything to the
+C++ loop (``gdcore._core.train_mlp``), which runs every epoch without the GIL: forward, backward
+and one fused optimizer step over the whole buffer per mini-batch. It shares the linear trainer's
+optimizers, schedules, shuffles, convergence rules, divergence handling, Ctrl-C handling and
+:class:`~gdcore.train.History`. The NumPy twin of the loop is
+:func:`gdcore.reference.mlp.fit_mlp`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gdcore import _core
+from gdcore import _validate as check
+from gdcore.train import (
+    History,
+    _as_matrix,
+    _encode_targets,
+    _finish,
+    _initial_state,
+    _optimizer,
+    _schedule,
+    _split_rows,
+)
+
+__all__ = ["fit_mlp", "MLPFit", "ACTIVATIONS", "layer_layout"]
+
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "logistic", "sigmoid", "tanh")
+
+
+def layer_layout(layer_sizes):
+    """[(weight offset, bias offset, fan_in, fan_out)] per layer, and the buffer size."""
+    out, off = [], 0
+    for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        out.append((off, off + fan_in * fan_out, fan_in, fan_out))
+        off += fan_in * fan_out + fan_out
+    return out, off
+
+
+def unpack(params, layer_sizes):
+    """Views (coefs, intercepts) into the flat buffer, as scikit-learn's coefs_/intercepts_."""
+    coefs, intercepts = [], []
+    for w_off, b_off, fan_in, fan_out in layer_layout(layer_sizes)[0]:
+        coefs.append(params[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out))
+        intercepts.append(params[b_off : b_off + fan_out])
+    return coefs, intercepts
+
+
+def pack(coefs, intercepts, dtype):
+    """One flat buffer from per-layer weights (fan_in x fan_out) and biases."""
+    parts = []
+    for W, b in zip(coefs, intercepts):
+        parts.append(np.asarray(W, dtype=dtype).reshape(-1))
+        parts.append(np.asarray(b, dtype=dtype).reshape(-1))
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
+@dataclass
+class MLPFit:
+    """The result of :func:`fit_mlp`.
+
+    ``coefs`` / ``intercepts`` are views into ``state["params"]`` (one per layer, as
+    scikit-learn's ``coefs_`` / ``intercepts_``). ``state`` holds what a further call needs to
+    continue the fit exactly (pass it back as ``init``): parameters, optimizer state, counters
+    (which also fix the next shuffle) and the schedule's core object.
+    """
+
+    coefs: list
+    intercepts: list
+    history: History
+    classes: np.ndarray | None
+    task: str
+    layer_sizes: tuple
+    activation: str
+    state: dict
+
+    def forward(self, X, num_threads=None) -> np.ndarray:
+        """The raw outputs (n_samples, n_outputs): values, a logit, or softmax logits."""
+        X = _as_matrix(X)
+        params = self.state["params"]
+        if X.dtype != params.dtype:
+            X = X.astype(params.dtype)
+        return _core.mlp_forward(X, params, list(self.layer_sizes), self.activation,
+                                 check.num_threads(num_threads))  # fmt: skip
+
+    def predict(self, X) -> np.ndarray:
+        """Values (regression) or labels (classification)."""
+        out = self.forward(X)
+        if self.task == "regression":
+            return out[:, 0] if out.shape[1] == 1 else out
+        if self.task == "binary":
+            return self.classes[(out[:, 0] > 0).astype(np.int64)]
+        return self.classes[np.argmax(out, axis=1)]
+
+
+def fit_mlp(
+    X,
+    y,
+    *,
+    hidden_layer_sizes=(100,),
+    activation: str = "relu",
+    classifier: bool | None = None,
+    optimizer="adam",
+    lr: float | None = 1e-3,
+    optimizer_options: dict | None = None,
+    schedule=None,
+    batch_size: int | None = 200,
+    max_epochs: int = 200,
+    tol: float | None = 1e-4,
+    n_iter_no_change: int = 10,
+    shuffle: bool = True,
+    random_state: int = 0,
+    alpha: float = 1e-4,
+    init="glorot",
+    validation_fraction: float | None = None,
+    early_stopping: bool = False,
+    target_loss: float | None = None,
+    record_every: int = 0,
+    num_threads: int | None = None,
+    on_divergence: str = "raise",
+    classes=None,
+    _kernel=None,
+) -> MLPFit:
+    """Fit a multilayer perceptron by mini-batch gradient descent.
+
+    hidden_layer_sizes: units of each hidden layer (an int for one layer; () for none).
+    activation: of the hidden layers: "relu", "leaky_relu" (slope 0.01), "logistic" (alias
+        "sigmoid"), "tanh" or "identity".
+    classifier: None decides from y (floats: regression; anything else: classification);
+        classification uses a logistic output for two classes and softmax for more.
+        Regression minimizes ½ Σ_j (z_j - y_j)² per sample (scikit-learn's squared loss for
+        one output).
+    optimizer, lr, optimizer_options, schedule: as :func:`gdcore.fit_linear` ("adam", "sgd",
+        "momentum", "nesterov", "adagrad", "rmsprop", "adamw", "adamax", "nadam" or a
+        :mod:`gdcore.optim` optimizer); the schedule's clock counts updates.
+    batch_size: rows per update, at most n (None: all rows).
+    tol, n_iter_no_change: stop when the epoch loss (or, with early_stopping, the validation
+        score) has not improved by tol for n_iter_no_change epochs; None turns this off.
+    alpha: l2 penalty as scikit-learn's MLP: alpha ‖W‖² / (2 B) added to each batch's mean loss
+        (biases not penalized). history.loss holds scikit-learn's loss_curve_ entries.
+    init: "glorot" (scikit-learn's initialization, drawn from SplitMix64(random_state)), "he",
+        a flat parameter buffer, a list of (coefs, intercepts), or the ``state`` of an earlier
+        fit to continue from it exactly.
+    validation_fraction, early_stopping, target_loss, record_every, num_threads,
+    on_divergence, classes: as :func:`gdcore.fit_linear`.
+
+    Ctrl-C stops the loop within about 50 ms; the KeyboardInterrupt carries the model of the last
+    completed update as its ``fit`` attribute. Divergence restores the last finite epoch.
+    """
+    on_divergence = check.choice("on_divergence", on_divergence, ("raise", "warn"))
+    activation = check.choice("activation", activation, ACTIVATIONS)
+    if activation == "sigmoid":
+        activation = "logistic"
+    X = _as_matrix(X)
+    n, d = X.shape
+    dtype = X.dtype
+    if isinstance(hidden_layer_sizes, (int, np.integer)):
+        hidden_layer_sizes = (hidden_layer_sizes,)
+    try:
+        hidden = tuple(hidden_layer_sizes)
+    except TypeError:
+        raise TypeError(
+            f"hidden_layer_sizes must be an int or a sequence of ints, got {hidden_layer_sizes!r}"
+        ) from None
+    hidden = tuple(check.integer("hidden_layer_sizes", h, low=1) for h in hidden)
+    if classifier is None:
+        classifier = classes is not None or np.asarray(y).dtype.kind != "f"
+    classifier = check.flag("classifier", classifier)
+    if classifier:
+        index, classes = _encode_targets(y, n, dtype, "classification", classes)
+        if len(classes) == 2:
+            task, outputs = "binary", 1
+            Y = np.where(index == 1, 1.0, -1.0).astype(dtype).reshape(n, 1)
+        else:
+            task, outputs = "softmax", len(classes)
+            Y = index.astype(dtype).reshape(n, 1)
+    else:
+        Y, classes = _encode_targets(y, n, dtype, "regression")
+        task, outputs = "regression", Y.shape[1]
+    Y = np.ascontiguousarray(Y)
+    layer_sizes = (d, *hidden, outputs)
+    if batch_size is None:
+        batch_size = n
+    batch_size = check.integer("batch_size", batch_size, low=1)
+    max_epochs = check.integer("max_epochs", max_epochs, low=1)
+    n_iter_no_change = check.integer("n_iter_no_change", n_iter_no_change, low=1)
+    tol = -math.inf if tol is None else check.real("tol", tol)
+    shuffle = check.flag("shuffle", shuffle)
+    seed = check.integer("random_state", random_state, low=0) & ((1 << 64) - 1)
+    alpha = check.real("alpha", alpha, low=0.0)
+    early_stopping = check.flag("early_stopping", early_stopping)
+    if early_stopping and validation_fraction is None:
+        validation_fraction = 0.1
+    target = -math.inf if target_loss is None else check.real("target_loss", target_loss)
+    record_every = check.integer("record_every", record_every, low=0)
+    threads = check.num_threads(num_threads) or _core.get_num_threads()
+    kind, options = _optimizer(optimizer, lr, optimizer_options)
+    sched = _schedule(schedule, options["lr"])
+    train_rows, valid_rows = _split_rows(n, validation_fraction, seed)
+    _, size = layer_layout(layer_sizes)
+
+    state_init = None
+    if isinstance(init, dict):
+        state_init = init
+    else:
+        params = _initial_params(init, layer_sizes, activation, seed, dtype, size)
+        state_init = {"params": params}
+    state = _initial_state(state_init, kind, options, size, 0, dtype, "none")
+    kernel = _core.train_mlp if _kernel is None else _kernel
+    if isinstance(init, dict) and init.get("schedule") is not None:
+        sched_arg = init["schedule"]
+    else:
+        sched_arg = None if sched is None else copy.copy(sched._core)
+    state["schedule"] = sched_arg
+    raw = kernel(
+        X, Y, train_rows, valid_rows, state["params"], state["opt_state"], state["counters"],
+        state["floats"], layer_sizes=list(layer_sizes), activation=activation, task=task,
+        optimizer=kind, optimizer_options=options, schedule=sched_arg, batch_size=batch_size,
+        max_epochs=max_epochs, tol=tol, n_iter_no_change=n_iter_no_change,
+        early_stopping=early_stopping, shuffle=shuffle, seed=seed, alpha=alpha,
+        target_loss=target, record_every=record_every, num_threads=threads,
+    )  # fmt: skip
+    history = History(
+        loss=list(raw["loss"]),
+        lr=list(raw["lr"]),
+        val_loss=list(raw["val_loss"]),
+        val_score=list(raw["val_score"]),
+        epochs=int(raw["epochs"]),
+        status=raw["status"],
+        path=raw["path"] if record_every else None,
+    )
+    coefs, intercepts = unpack(state["params"], layer_sizes)
+    fit = MLPFit(coefs, intercepts, history, classes, task, layer_sizes, activation, state)
+    _finish(raw, fit, on_divergence, stacklevel=3)
+    return fit
+
+
+def _initial_params(init, layer_sizes, activation, seed, dtype, size):
+    if isinstance(init, str):
+        scheme = check.choice("init", init, ("glorot", "he"))
+        params = np.zeros(size, dtype=dtype)
+        _core.mlp_init(params, list(layer_sizes), activation, scheme, seed)
+        return params
+    if isinstance(init, (list, tuple)) and len(init) == 2 and isinstance(init[0], (list, tuple)):
+        coefs, intercepts = init
+        for l, (W, b) in enumerate(zip(coefs, intercepts)):
+            want = (layer_sizes[l], layer_sizes[l + 1])
+            if np.shape(W) != want or np.shape(b) != (want[1],):
+                raise ValueError(
+                    f"init layer {l} has shapes {np.shape(W)}, {np.shape(b)}; expected {want}, "
+                    f"({want[1]},)"
+                )
+        if len(coefs) != len(layer_sizes) - 1:
+            raise ValueError(f"init has {len(coefs)} layers, the network {len(layer_sizes) - 1}")
+        params = pack(coefs, intercepts, dtype)
+    else:
+        params = np.array(init, dtype=dtype).reshape(-1)
+        if params.size != size:
+            raise ValueError(f"init holds {params.size} parameters, this network needs {size}")
+    if not np.isfinite(params).all():
+        raise ValueError("init contains NaN or infinity")
+    return params
