@@ -77,11 +77,11 @@ def cmd_bench(args) -> int:
             return 2
         print(f"wrote {', '.join(paths)}")
     print(f"finished in {report.seconds:.0f} s")
-    if report.disagreements:
-        bad = ", ".join(f"{r.workload}/{r.peer}" for r in report.disagreements)
-        print(f"results disagree: {bad}", file=sys.stderr)
-        return 1
-    return 0
+    failed = [r for r in report.results if r.status in ("disagrees", "error")]
+    for r in failed:
+        print(f"{r.workload}/{r.peer} ({r.threads} thread(s)): {r.status}: {r.agree or r.note}",
+              file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
 
 
 def cmd_config(args) -> int:
