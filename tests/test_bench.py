@@ -130,7 +130,7 @@ def test_cli_bench_writes_table_json_and_plots(tmp_path, capsys):
                      "--json", str(out), "--plot", str(pics), "--no-progress"])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0
-    assert "| workload | threads | peer |" in printed and "GB/s" in printed
+    assert "| workload | peer | best, 1t |" in printed and "GB/s" in printed
     data = json.loads(out.read_text())
     assert set(data["bounds"]) == {"1", "2"}
     for b in data["bounds"].values():
@@ -147,6 +147,7 @@ def test_cli_bench_writes_table_json_and_plots(tmp_path, capsys):
     assert all(math.isclose(r["items_per_s"] * r["best_s"],
                             next(w["items"] for w in data["workloads"] if w["name"] == r["workload"]))
                for r in ok)  # fmt: skip
+    assert bench.Report.from_json(data).table() in printed  # the JSON holds the whole table
     names = {p.name for p in pics.iterdir()}
     assert {"time_vs_n.png", "time_vs_batch.png", "speedup_vs_threads.png"} <= names
     assert all((pics / n).stat().st_size > 5000 for n in names)
