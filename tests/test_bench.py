@@ -166,3 +166,10 @@ def test_run_bench_rejects_bad_arguments():
         bench.workloads("huge")
     with pytest.raises(ValueError, match="threads"):
         bench.run_bench("tiny", threads=[0])
+
+
+def test_progress_without_tqdm_prints_one_line_per_run(monkeypatch, capsys):
+    monkeypatch.setitem(__import__("sys").modules, "tqdm", None)  # import tqdm now fails
+    bench.run_bench("tiny", threads=[1], only="rosenbrock", progress=True)
+    err = capsys.readouterr().err
+    assert "[1/4] bound, 1 thread(s)" in err and "[4/4] rosenbrock" in err
