@@ -90,7 +90,6 @@ SCALES = ("tiny", "quick", "full")
 # the data may sit in cache and a DRAM bound would be meaningless.
 OUT_OF_CACHE = 64 << 20
 MLP_LAYERS = (784, 256, 256, 10)
-ONE_RUN_ENOUGH = 3.0  # seconds: a run this long is timed once (the twin's per-row loops)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -564,8 +563,8 @@ def _minimize_workloads(iterations):
 _SIZES = {
     # scale: optimizer sizes, logreg (n, d), d-sweep (n, ds), twin b=1 limit, mlp n, minimize its
     "tiny": ([("1k", 1_000), ("10k", 10_000)], (2_000, 16), (500, (4, 32)), 10_000, 256, 200),
-    "quick": ([("1k", 1_000), ("100k", 100_000), ("10M", 10_000_000)], (20_000, 100),
-              (5_000, (10, 100, 1000)), 20_000, 1_024, 1_000),
+    "quick": ([("1k", 1_000), ("100k", 100_000), ("10M", 10_000_000)], (10_000, 100),
+              (5_000, (10, 100, 1000)), 10_000, 1_024, 1_000),
     "full": ([("1k", 1_000), ("100k", 100_000), ("10M", 10_000_000)], (200_000, 100),
              (20_000, (10, 100, 1000)), 200_000, 8_192, 2_000),
 }  # fmt: skip
@@ -672,6 +671,7 @@ class Result:
     pct_of_bound: float | None = None
     bound: str | None = None
     note: str = ""
+    wall_s: float = 0.0  # the whole time spent on this peer: setup, agreement runs and timing
 
 
 @dataclass
@@ -872,8 +872,14 @@ def _importable(module):
         return False
 
 
-def time_runs(runner, *, min_time, min_repeats, max_time, first=None):
-    """Best and median seconds of ``runner.run``; fast calls are looped to last >= 1 ms."""
+def time_runs(runner, *, min_time, min_repeats, max_time, one_run_enough, first=None):
+    """(best, median, runs) seconds of ``runner.run``; fast calls are looped to last >= 1 ms.
+
+    Runs until ``min_repeats`` samples and ``min_time`` seconds, or past ``max_time`` with two
+    samples (the first may hold one-time costs, such as torch's first autograd pass); ``first``,
+    the time of a fresh runner's first run, is the first sample, and if it took
+    ``one_run_enough`` seconds or more it is the only one (the twin's per-row loops).
+    """
     number = 1
     samples = [] if first is None else [first]
     total = 0.0 if first is None else first
@@ -891,9 +897,7 @@ def time_runs(runner, *, min_time, min_repeats, max_time, first=None):
     while True:
         if len(samples) >= min_repeats and total >= min_time:
             break
-        # past max_time, stop once there are two samples (the first may hold one-time costs:
-        # torch's first autograd pass); a single run longer than ONE_RUN_ENOUGH is timed once
-        if total >= max_time and (len(samples) >= 2 or samples[0] >= ONE_RUN_ENOUGH):
+        if total >= max_time and (len(samples) >= 2 or samples[0] >= one_run_enough):
             break
         start = time.perf_counter()
         for _ in range(number):
@@ -932,10 +936,10 @@ class _Progress:
             self.bar.close()
 
 
-_TIMING = {  # min_time, min_repeats, max_time per peer
-    "tiny": (0.0, 1, 0.05),
-    "quick": (0.15, 3, 0.6),
-    "full": (0.6, 5, 3.0),
+_TIMING = {  # per peer: min_time, min_repeats, max_time, one_run_enough (all seconds but one)
+    "tiny": (0.0, 1, 0.05, 0.5),
+    "quick": (0.15, 3, 0.6, 0.5),
+    "full": (0.6, 5, 3.0, 3.0),
 }
 
 
@@ -947,7 +951,7 @@ def run_bench(scale="full", threads=(1,), only=None, progress=False, registry=No
     if not threads or any(t < 1 for t in threads):
         raise ValueError(f"threads must be positive integers, got {threads}")
     chosen = workloads(scale, only) if registry is None else registry
-    min_time, min_repeats, max_time = _TIMING[scale]
+    min_time, min_repeats, max_time, one_run_enough = _TIMING[scale]
     # imported before any thread limit is set, so that the limit reaches them
     importable = {m: _importable(m) for m in ("torch", "sklearn")}
     total = len(threads) * (1 + sum(len(w.peers) for w in chosen))
@@ -961,7 +965,7 @@ def run_bench(scale="full", threads=(1,), only=None, progress=False, registry=No
             for w in chosen:
                 results += _run_workload(w, t, bounds[t], importable, bar,
                                          min_time=min_time, min_repeats=min_repeats,
-                                         max_time=max_time)  # fmt: skip
+                                         max_time=max_time, one_run_enough=one_run_enough)  # fmt: skip
     finally:
         bar.close()
     described = [
@@ -1007,6 +1011,7 @@ def _run_workload(w, threads, bound, importable, bar, **timing):
             out.append(Result(w.name, p.name, threads, "skipped", note=p.skip))
             bar.step(label)
             continue
+        peer_began = time.perf_counter()
         try:
             with thread_limit(threads):
                 runner = p.setup(data, threads)
@@ -1036,7 +1041,8 @@ def _run_workload(w, threads, bound, importable, bar, **timing):
             bar.step(label)
             continue
         res = Result(w.name, p.name, threads, "ok" if ok else "disagrees", agree=text,
-                     best_s=best, median_s=median, repeats=repeats, items_per_s=w.items / best)
+                     best_s=best, median_s=median, repeats=repeats, items_per_s=w.items / best,
+                     wall_s=time.perf_counter() - peer_began)
         if ideal is not None:
             res.pct_of_bound = 100.0 * ideal / best
             res.bound = bound_kind
