@@ -172,4 +172,4 @@ def test_progress_without_tqdm_prints_one_line_per_run(monkeypatch, capsys):
     monkeypatch.setitem(__import__("sys").modules, "tqdm", None)  # import tqdm now fails
     bench.run_bench("tiny", threads=[1], only="rosenbrock", progress=True)
     err = capsys.readouterr().err
-    assert "[1/4] bound, 1 thread(s)" in err and "[4/4] rosenbrock" in err
+    assert "[1/5] bound, 1 thread(s)" in err and "[4/5] rosenbrock" in err and "[5/5] bound again" in err
