@@ -173,3 +173,50 @@ def test_progress_without_tqdm_prints_one_line_per_run(monkeypatch, capsys):
     bench.run_bench("tiny", threads=[1], only="rosenbrock", progress=True)
     err = capsys.readouterr().err
     assert "[1/5] bound, 1 thread(s)" in err and "[4/5] rosenbrock" in err and "[5/5] bound again" in err
+
+
+class _FakeClock:
+    """Stands in for the time module: perf_counter advances only when a fake run says so."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+@pytest.mark.parametrize(
+    "first, cost, expect_runs",
+    [
+        (2.0, 2.0, 2),  # past max_time but one sample, under one_run_enough: one more run
+        (4.0, 4.0, 1),  # a single run of 4 s (>= one_run_enough) is enough
+        (0.25, 0.25, 12),  # min_time 3 s of 0.25 s runs (exact in binary), counting the first
+    ],
+)
+def test_time_runs_sampling_rules(monkeypatch, first, cost, expect_runs):
+    clock = _FakeClock()
+    monkeypatch.setattr(bench, "time", clock)
+    runs = []
+
+    def run():
+        runs.append(1)
+        clock.now += cost
+
+    runner = bench.Runner(run, lambda: None, fresh=True)
+    best, median, n = bench.time_runs(runner, min_time=3.0, min_repeats=5, max_time=3.0,
+                                      one_run_enough=3.0, first=first)  # fmt: skip
+    assert n == expect_runs and len(runs) == expect_runs - 1
+    assert best == pytest.approx(cost) and median == pytest.approx(cost)
+
+
+def test_time_runs_loops_fast_calls_to_a_millisecond(monkeypatch):
+    clock = _FakeClock()
+    monkeypatch.setattr(bench, "time", clock)
+
+    def run():
+        clock.now += 2e-5
+
+    best, _, n = bench.time_runs(bench.Runner(run, lambda: None), min_time=0.01, min_repeats=3,
+                                 max_time=1.0, one_run_enough=1.0)  # fmt: skip
+    assert best == pytest.approx(2e-5)
+    assert n % 100 == 0 and n >= 300  # loops of 100 calls (2 ms), at least three of them

@@ -965,7 +965,7 @@ def run_bench(scale="full", threads=(1,), only=None, progress=False, registry=No
             bar.step(f"bound, {t} thread(s)")
             done = []
             for w in chosen:
-                done += _run_workload(w, t, bounds[t], importable, bar,
+                done += _run_workload(w, t, importable, bar,
                                       min_time=min_time, min_repeats=min_repeats,
                                       max_time=max_time, one_run_enough=one_run_enough)  # fmt: skip
             # Measured again after the workloads: the bound is the most the machine was seen to
@@ -1010,7 +1010,7 @@ def _apply_bound(w, results, bound):
             r.bound = kind
 
 
-def _run_workload(w, threads, bound, importable, bar, **timing):
+def _run_workload(w, threads, importable, bar, **timing):
     out = []
     reason = w.requires() if w.requires else None
     if reason:
