@@ -29,9 +29,10 @@ The bound is measured in the same run by the core: the streaming bandwidth of it
 kernels (:func:`gdcore.hardware.memory_bandwidth`) and the fused-multiply-add peak of the
 dispatched SIMD path (:func:`gdcore.linalg.peak_flops`; for N threads the probe runs in N threads
 at once), before and after each thread count's workloads, keeping the larger figure (other work
-on the machine during one probe must not make the bound look low). A workload's ideal time is the roofline ``max(bytes ÷ bandwidth, flops ÷ peak)`` (Adam
-moves 28 bytes per float32 parameter, SGD-momentum 20, an epoch reads X once; a perceptron epoch
-does :func:`mlp_flops_per_sample` flops per row); "% of bound" is that ideal time over the best
+on the machine during one probe must not make the bound look low). A workload's ideal time is
+the roofline ``max(bytes ÷ bandwidth, flops ÷ peak)`` (Adam moves 28 bytes per float32
+parameter, SGD-momentum 20, an epoch reads X once; a perceptron epoch does
+:func:`mlp_flops_per_sample` flops per row); "% of bound" is that ideal time over the best
 time. Workloads whose bytes stay under :data:`OUT_OF_CACHE` or that are latency-bound (2-D
 Rosenbrock) get no bound.
 
@@ -117,7 +118,8 @@ class Peer:
     ``tol``: how its result must agree with the workload's reference peer: 0.0 bitwise, a float
     the largest difference relative to the reference's largest magnitude, None not compared
     with the reference (``check`` alone judges it). ``check(result) -> str | None`` returns what
-    is wrong with a result on its own. ``requires``: a module that must import.
+    is wrong with a result on its own. ``requires``: a module that must import. ``warmup``: the
+    agreement run is never a timing sample, even for a fresh runner.
     """
 
     name: str
@@ -126,6 +128,7 @@ class Peer:
     requires: str | None = None
     check: Callable[[np.ndarray], str | None] | None = None
     skip: str | None = None
+    warmup: bool = False  # its first run holds one-time costs (torch's first autograd pass)
 
 
 @dataclass
@@ -219,8 +222,10 @@ def _optimizer_workloads(sizes):
                 Peer("gdcore", _gdcore_step(kind, True)),
                 Peer("gdcore-nocheck", _gdcore_step(kind, False)),
                 Peer("numpy-twin", _twin_step(kind)),
-                Peer("torch-fused", _torch_step(kind, "fused"), tol=1e-5, requires="torch"),
-                Peer("torch-foreach", _torch_step(kind, "foreach"), tol=1e-5, requires="torch"),
+                Peer("torch-fused", _torch_step(kind, "fused"), tol=1e-5, requires="torch",
+                     warmup=True),
+                Peer("torch-foreach", _torch_step(kind, "foreach"), tol=1e-5, requires="torch",
+                     warmup=True),
             ]
             moved = per_param[kind] * n
             title = "Adam" if kind == "adam" else "SGD-momentum"
@@ -343,7 +348,8 @@ def _linear_workloads(n, d, d_sweep_n, d_sweep, twin_b1_max):
             # batch n: one gradient sums all n float32 rows, in another order than gdcore's;
             # that sum's rounding grows with n (measured 1.0e-5 at n = 200,000), hence 1e-4
             tol = 1e-5 if batch is not None else 1e-4
-            peers.append(Peer("torch-loop", _torch_linear_loop(batch), tol=tol, requires="torch"))
+            peers.append(Peer("torch-loop", _torch_linear_loop(batch), tol=tol, requires="torch",
+                              warmup=True))  # fmt: skip
         out.append(Workload(
             name=f"logreg-b{label}", family="linear",
             description=f"one epoch of logistic regression by SGD, batch {label}, "
@@ -375,7 +381,8 @@ def _linear_workloads(n, d, d_sweep_n, d_sweep, twin_b1_max):
             make_data=_linear_data(d_sweep_n, dim, "classify"),
             peers=[Peer("gdcore", _gdcore_fit("log_loss", 256), tol=1e-5),
                    Peer("numpy-twin", _gdcore_fit("log_loss", 256, twin=True)),
-                   Peer("torch-loop", _torch_linear_loop(256), tol=1e-5, requires="torch")],
+                   Peer("torch-loop", _torch_linear_loop(256), tol=1e-5, requires="torch",
+                        warmup=True)],
             items=d_sweep_n, unit="samples", bytes_moved=moved_d, flops=4.0 * d_sweep_n * dim,
             bound="memory" if moved_d >= OUT_OF_CACHE else None,
             sweeps={"d": (f"logreg epoch, batch 256, n={d_sweep_n:,}", dim)},
@@ -497,6 +504,7 @@ def _mlp_workloads(n):
             peers=[Peer("gdcore", _mlp_estimator(_gdcore_mlp_class, batch), tol=None,
                         check=_mlp_trains),
                    Peer("torch-loop", _torch_mlp_loop(batch), tol=None, requires="torch",
+                        warmup=True,
                         check=_mlp_trains),
                    Peer("scikit-learn", _mlp_estimator(_sklearn_mlp_class, batch), tol=None,
                         requires="sklearn", check=_mlp_trains)],
@@ -556,7 +564,8 @@ def _minimize_workloads(iterations):
         make_data=lambda: {"x0": np.array([-1.5, 2.0])},
         peers=[Peer("gdcore", _minimize_runner(iterations)),
                Peer("numpy-twin", _minimize_runner(iterations, twin=True)),
-               Peer("torch-loop", _torch_minimize(iterations), tol=1e-9, requires="torch")],
+               Peer("torch-loop", _torch_minimize(iterations), tol=1e-9, requires="torch",
+                    warmup=True)],
         items=iterations, unit="iterations", bound=None,
     )]  # fmt: skip
 
@@ -1023,7 +1032,8 @@ def _run_workload(w, threads, importable, bar, **timing):
     order = sorted(w.peers, key=lambda p: p.name != w.reference)  # the reference first
     for p in order:
         label = f"{w.name} {p.name} {threads}t"
-        if p.requires and not importable.get(p.requires, _importable(p.requires)):
+        if p.requires and not (importable[p.requires] if p.requires in importable
+                               else _importable(p.requires)):  # fmt: skip
             out.append(Result(w.name, p.name, threads, "skipped", note=f"{p.requires} not importable"))
             bar.step(label)
             continue
@@ -1053,7 +1063,7 @@ def _run_workload(w, threads, importable, bar, **timing):
                     else:
                         ok, text = agreement(got, reference, p.tol)
                 best, median, repeats = time_runs(
-                    runner, first=first if runner.fresh else None, **timing
+                    runner, first=first if runner.fresh and not p.warmup else None, **timing
                 )  # fmt: skip
         except Exception as error:  # a peer that fails is reported, not fatal
             out.append(Result(w.name, p.name, threads, "error",
