@@ -42,7 +42,8 @@ Threads: each thread count runs every workload with gdcore's thread count
 
 Timing: the best (and median) of repeated runs; calls under 1 ms are looped to last 1 ms. A fit
 is timed from its first run on; optimizer steps after the agreement steps. Scales: "full"
-(about 4 minutes on 2 cores), "quick" (under a minute), "tiny" (tests).
+(3.5-4 minutes on the loaded 2-vCPU VM; about 1.5 more with the MLP), "quick" (41 s there at
+load average 8, plus about 9 s with the MLP), "tiny" (tests).
 
     from gdcore.bench import run_bench
     report = run_bench(scale="quick", threads=[1, 2])
