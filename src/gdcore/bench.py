@@ -41,7 +41,8 @@ Threads: each thread count runs every workload with gdcore's thread count
 ``threadpoolctl.threadpool_limits`` (NumPy's BLAS, scikit-learn's OpenMP) all set to it.
 
 Timing: the best (and median) of repeated runs; calls under 1 ms are looped to last 1 ms. A fit
-is timed from its first run on; optimizer steps after the agreement steps. Scales: "full"
+is timed from its first run on (a torch peer from its second: its first pays one-time costs);
+optimizer steps after the agreement steps. Scales: "full"
 (3.5-4 minutes on the loaded 2-vCPU VM; about 1.5 more with the MLP), "quick" (41 s there at
 load average 8, plus about 9 s with the MLP), "tiny" (tests).
 
