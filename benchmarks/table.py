@@ -5,7 +5,8 @@ configuration the benchmark marks): ratio = row's best time / base's best time, 
 base is 3x faster. Rows of one group that do different amounts of work (epochs) are compared by
 items per second instead.
 "% of bound" is the bytes a kernel must move divided by its best time and by the streaming
-bandwidth the core measured in the same run.
+bandwidth the core measured in the same run; for bench_workloads.py it is the roofline time,
+max(bytes / bandwidth, flops / FMA peak), over the best time, with the binding side named.
 
     python benchmarks/table.py bench.json
 """
@@ -42,6 +43,8 @@ def main(path):
             gbs = f"{extra['GB_per_s']:.1f}" if "GB_per_s" in extra else ""
             rate = f"{extra['items_per_s'] / 1e6:.3g} M" if "items_per_s" in extra else ""
             pct = f"{extra['pct_of_bound']:.0f}%" if "pct_of_bound" in extra else ""
+            if pct and "bound" in extra:
+                pct += f" ({extra['bound']})"
             print(
                 f"| {group} | {extra.get('peer', b['name'])} | {fmt_time(b['stats']['min'])} | "
                 f"{fmt_time(b['stats']['median'])} | {ratio:.2f} | {rate} | {gbs} | {pct} |"

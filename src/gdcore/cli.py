@@ -3,6 +3,7 @@
     gdcore demo         the main job: gradient descent on built-in problems, a table and pictures
     gdcore playground   write the learning-rate slider page (one self-contained HTML file)
     gdcore config       show version, compiler, OpenMP threads and the SIMD path in use
+    gdcore bench        gdcore beside NumPy, scikit-learn and PyTorch, and the hardware bound
 """
 
 from __future__ import annotations
@@ -37,6 +38,52 @@ def cmd_playground(args) -> int:
     return 0
 
 
+def _thread_list(text: str) -> list:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a comma-separated list of integers, got {text!r}")
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"must list thread counts >= 1, got {text!r}")
+    return sorted(set(values))
+
+
+def cmd_bench(args) -> int:
+    import os
+
+    from gdcore import bench
+
+    scale = args.scale or ("quick" if args.quick else "full")
+    threads = args.threads or sorted({1, os.cpu_count() or 1})
+    report = bench.run_bench(scale, threads=threads, only=args.only, progress=not args.no_progress)
+    print(report.summary())
+    print()
+    print(report.table())
+    skipped = sorted({r.workload for r in report.results if r.status == "skipped"
+                      and r.peer == "gdcore"})  # fmt: skip
+    print()
+    print("time ÷ gdcore: a peer's best time over gdcore's (above 1: gdcore is faster). % of bound:")
+    print("the roofline time max(bytes / bandwidth, flops / FMA peak) over the best time.")
+    if skipped:
+        print(f"skipped workloads: {', '.join(skipped)}")
+    if args.json:
+        bench.write_json(report, args.json)
+        print(f"wrote {args.json}")
+    if args.plot:
+        try:
+            paths = bench.plot_report(report, args.plot)
+        except ImportError:
+            print("--plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+            return 2
+        print(f"wrote {', '.join(paths)}")
+    print(f"finished in {report.seconds:.0f} s")
+    failed = [r for r in report.results if r.status in ("disagrees", "error")]
+    for r in failed:
+        print(f"{r.workload}/{r.peer} ({r.threads} thread(s)): {r.status}: {r.agree or r.note}",
+              file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
+
+
 def cmd_config(args) -> int:
     _config.show_config()
     return 0
@@ -66,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     play.set_defaults(func=cmd_playground)
     config = sub.add_parser("config", help="show version, compiler, threads and SIMD path")
     config.set_defaults(func=cmd_config)
+    bench = sub.add_parser(
+        "bench", help="time gdcore beside NumPy, scikit-learn and PyTorch, and the hardware bound"
+    )
+    bench.add_argument("--quick", action="store_true", help="small sizes: under a minute")
+    bench.add_argument("--threads", type=_thread_list, default=None,
+                       help="comma-separated thread counts (default: 1 and all cores)")  # fmt: skip
+    bench.add_argument("--json", metavar="FILE", help="write every result as JSON")
+    bench.add_argument("--plot", metavar="DIR", help="draw scaling pictures (matplotlib) in DIR")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bench.add_argument("--only", metavar="REGEX", help="only the workloads whose name matches")
+    bench.add_argument("--scale", choices=["tiny", "quick", "full"], help=argparse.SUPPRESS)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
