@@ -109,8 +109,9 @@ struct BaselineKernel {
   using value_type = T;
   static constexpr std::size_t mr = MR;
   static constexpr std::size_t nr = NR;
-  static void micro(std::size_t kc, const T* __restrict a, const T* __restrict b, T* __restrict c,
-                    std::size_t ldc, T alpha, T beta, Update mode) {
+  static void micro(std::size_t kc, const T* __restrict a, const T* __restrict b,
+                    std::size_t ldb, T* __restrict c, std::size_t ldc, T alpha, T beta,
+                    Update mode) {
     T acc[MR][NR] = {};
     for (std::size_t p = 0; p < kc; ++p) {
       for (int i = 0; i < MR; ++i) {
@@ -119,7 +120,7 @@ struct BaselineKernel {
         for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
       }
       a += MR;
-      b += NR;
+      b += ldb;
     }
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j)
@@ -200,8 +201,9 @@ struct Avx512Double {
 #define GDCORE_GEMM_SIMD_MICRO(NAME, TARGET)                                                       \
   template <class V, int MR, int NV>                                                               \
   TARGET void NAME(std::size_t kc, const typename V::T* __restrict a,                              \
-                   const typename V::T* __restrict b, typename V::T* __restrict c,                 \
-                   std::size_t ldc, typename V::T alpha, typename V::T beta, Update mode) {        \
+                   const typename V::T* __restrict b, std::size_t ldb,                             \
+                   typename V::T* __restrict c, std::size_t ldc, typename V::T alpha,              \
+                   typename V::T beta, Update mode) {                                              \
     using reg = typename V::reg;                                                                   \
     constexpr int W = V::width;                                                                    \
     reg acc[MR][NV];                                                                               \
@@ -216,7 +218,7 @@ struct Avx512Double {
             GDCORE_GEMM_MADD(ai, bv[v], acc[i][v]);                                                \
       }                                                                                            \
       a += MR;                                                                                     \
-      b += NV * W;                                                                                 \
+      b += ldb;                                                                                    \
     }                                                                                              \
     const reg va = V::set1(alpha);                                                                 \
     if (mode == Update::overwrite) {                                                               \
@@ -247,9 +249,10 @@ struct Avx2Kernel {
   using value_type = typename V::T;
   static constexpr std::size_t mr = MR;
   static constexpr std::size_t nr = NV * V::width;
-  static void micro(std::size_t kc, const value_type* a, const value_type* b, value_type* c,
-                    std::size_t ldc, value_type alpha, value_type beta, Update mode) {
-    micro_avx2<V, MR, NV>(kc, a, b, c, ldc, alpha, beta, mode);
+  static void micro(std::size_t kc, const value_type* a, const value_type* b, std::size_t ldb,
+                    value_type* c, std::size_t ldc, value_type alpha, value_type beta,
+                    Update mode) {
+    micro_avx2<V, MR, NV>(kc, a, b, ldb, c, ldc, alpha, beta, mode);
   }
 };
 
@@ -261,9 +264,10 @@ struct Avx512Kernel {
   using value_type = typename V::T;
   static constexpr std::size_t mr = MR;
   static constexpr std::size_t nr = NV * V::width;
-  static void micro(std::size_t kc, const value_type* a, const value_type* b, value_type* c,
-                    std::size_t ldc, value_type alpha, value_type beta, Update mode) {
-    micro_avx512<V, MR, NV>(kc, a, b, c, ldc, alpha, beta, mode);
+  static void micro(std::size_t kc, const value_type* a, const value_type* b, std::size_t ldb,
+                    value_type* c, std::size_t ldc, value_type alpha, value_type beta,
+                    Update mode) {
+    micro_avx512<V, MR, NV>(kc, a, b, ldb, c, ldc, alpha, beta, mode);
   }
 };
 #endif  // GDCORE_X86
@@ -342,15 +346,23 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
     return;
   }
   T* packed_a = pack_buffer<T>(0).get(MC * KC);
-  T* packed_b = pack_buffer<T>(1).get(KC * NC);
+  // op(B) = B stored row-major (unit column stride) and one block of rows of C: the micro-kernel
+  // reads full-width panels of B where they are (row stride b.row_stride) instead of from a
+  // packed copy. Packing pays when several MC blocks reuse the packed panel from L1/L2; with a
+  // single block (the small batches of an MLP: C = X W with few rows) the copy of B was about as
+  // costly as the multiplications themselves (measured in benchmarks/bench_gemm.py).
+  const bool b_in_place = b.col_stride == 1 && m <= MC;
+  // In place, packed_b holds only the last, partial panel of a block (n not a multiple of NR).
+  T* packed_b = pack_buffer<T>(1).get(b_in_place ? KC * NR : KC * NC);
   alignas(64) T edge[MR * NR];
   for (std::size_t jc = 0; jc < n; jc += NC) {
     const std::size_t nc = std::min(NC, n - jc);
     for (std::size_t pc = 0; pc < k; pc += KC) {
       const std::size_t kc = std::min(KC, k - pc);
-      for (std::size_t jr = 0; jr < nc; jr += NR)
-        pack_panel<NR>(std::min(NR, nc - jr), kc, b.at(pc, jc + jr), b.col_stride, b.row_stride,
-                       packed_b + jr * kc);
+      if (!b_in_place)
+        for (std::size_t jr = 0; jr < nc; jr += NR)
+          pack_panel<NR>(std::min(NR, nc - jr), kc, b.at(pc, jc + jr), b.col_stride, b.row_stride,
+                         packed_b + jr * kc);
       const Update mode = pc > 0 ? Update::accumulate
                                  : (beta == T(0) ? Update::overwrite : Update::scale);
       for (std::size_t ic = 0; ic < m; ic += MC) {
@@ -360,14 +372,24 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
                          packed_a + ir * kc);
         for (std::size_t jr = 0; jr < nc; jr += NR) {
           const std::size_t cols = std::min(NR, nc - jr);
+          const T* panel = packed_b + jr * kc;
+          std::size_t ldb = NR;
+          if (b_in_place) {
+            if (cols == NR) {
+              panel = b.at(pc, jc + jr);
+              ldb = static_cast<std::size_t>(b.row_stride);
+            } else {
+              pack_panel<NR>(cols, kc, b.at(pc, jc + jr), b.col_stride, b.row_stride, packed_b);
+              panel = packed_b;
+            }
+          }
           for (std::size_t ir = 0; ir < mc; ir += MR) {
             const std::size_t rows = std::min(MR, mc - ir);
             T* tile = c + (ic + ir) * ldc + jc + jr;
             if (rows == MR && cols == NR) {
-              K::micro(kc, packed_a + ir * kc, packed_b + jr * kc, tile, ldc, alpha, beta, mode);
+              K::micro(kc, packed_a + ir * kc, panel, ldb, tile, ldc, alpha, beta, mode);
             } else {
-              K::micro(kc, packed_a + ir * kc, packed_b + jr * kc, edge, NR, T(1), T(0),
-                       Update::overwrite);
+              K::micro(kc, packed_a + ir * kc, panel, ldb, edge, NR, T(1), T(0), Update::overwrite);
               for (std::size_t i = 0; i < rows; ++i)
                 for (std::size_t j = 0; j < cols; ++j)
                   tile[i * ldc + j] = update_one(mode, edge[i * NR + j], tile[i * ldc + j], alpha, beta);
@@ -488,10 +510,14 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   using Narrow = std::conditional_t<std::is_same_v<T, float>, Avx2Float, Avx2Double>;
   switch (active_isa()) {
     // The tile shape never changes a result's bits (each element's operations are the same),
-    // so it may follow n.
+    // so it may follow n and m.
     case Isa::avx512:
       if (n <= static_cast<std::size_t>(Wide::width))
         gemm_with<Avx512Kernel<Wide, 24, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+      else if (m <= 64 && m % 8 == 0 && m % 12 != 0)
+        // Few rows (an MLP's mini-batch): 8-row tiles cover m = 32 or 64 exactly where 12-row
+        // tiles compute a padded edge tile and copy it out.
+        gemm_with<Avx512Kernel<Wide, 8, 2>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
       else
         gemm_with<Avx512Kernel<Wide>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
       return;
