@@ -73,11 +73,47 @@ void pack_panel(std::size_t width, std::size_t depth, const T* __restrict src,
     }
     return;
   }
-  for (std::size_t r = 0; r < width; ++r) {
-    const T* s = src + static_cast<std::ptrdiff_t>(r) * across;
-    if (along == 1) {
-      for (std::size_t p = 0; p < depth; ++p) out[p * Width + r] = s[p];
-    } else {
+#if GDCORE_X86
+  if constexpr (std::is_same_v<T, float> && Width % 4 == 0) {
+    if (along == 1 && width == Width) {
+      // Full float panel, a transpose: 4 x 4 blocks through SSE registers (baseline x86-64),
+      // four times fewer loads and stores than the element loop below.
+      const std::size_t depth4 = depth / 4 * 4;
+      for (std::size_t p = 0; p < depth4; p += 4) {
+        for (std::size_t r = 0; r < Width; r += 4) {
+          const float* s = src + static_cast<std::ptrdiff_t>(r) * across + p;
+          __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + across),
+                 r2 = _mm_loadu_ps(s + 2 * across), r3 = _mm_loadu_ps(s + 3 * across);
+          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+          _mm_storeu_ps(out + p * Width + r, r0);
+          _mm_storeu_ps(out + (p + 1) * Width + r, r1);
+          _mm_storeu_ps(out + (p + 2) * Width + r, r2);
+          _mm_storeu_ps(out + (p + 3) * Width + r, r3);
+        }
+      }
+      for (std::size_t r = 0; r < Width; ++r) {
+        const T* s = src + static_cast<std::ptrdiff_t>(r) * across;
+        for (std::size_t p = depth4; p < depth; ++p) out[p * Width + r] = s[p];
+      }
+      return;
+    }
+  }
+#endif
+  if (along == 1) {
+    // A transpose (rows of A, or of B^T): one cache line of every source row at a time, so that
+    // the lines written (a Width x line block of out) stay in L1 while the rows are read; row
+    // by row over the whole depth wrote depth lines per row, the whole panel, Width times.
+    constexpr std::size_t kLine = 64 / sizeof(T);
+    for (std::size_t p0 = 0; p0 < depth; p0 += kLine) {
+      const std::size_t p1 = std::min(depth, p0 + kLine);
+      for (std::size_t r = 0; r < width; ++r) {
+        const T* s = src + static_cast<std::ptrdiff_t>(r) * across;
+        for (std::size_t p = p0; p < p1; ++p) out[p * Width + r] = s[p];
+      }
+    }
+  } else {
+    for (std::size_t r = 0; r < width; ++r) {
+      const T* s = src + static_cast<std::ptrdiff_t>(r) * across;
       for (std::size_t p = 0; p < depth; ++p) out[p * Width + r] = s[static_cast<std::ptrdiff_t>(p) * along];
     }
   }
