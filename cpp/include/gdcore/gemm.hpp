@@ -382,20 +382,23 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
     return;
   }
   T* packed_a = pack_buffer<T>(0).get(MC * KC);
-  // op(B) = B stored row-major (unit column stride) and one block of rows of C: the micro-kernel
-  // reads full-width panels of B where they are (row stride b.row_stride) instead of from a
-  // packed copy. Packing pays when several MC blocks reuse the packed panel from L1/L2; with a
-  // single block (the small batches of an MLP: C = X W with few rows) the copy of B was about as
-  // costly as the multiplications themselves (measured in benchmarks/bench_gemm.py).
-  const bool b_in_place = b.col_stride == 1 && m <= MC;
-  // In place, packed_b holds only the last, partial panel of a block (n not a multiple of NR).
-  T* packed_b = pack_buffer<T>(1).get(b_in_place ? KC * NR : KC * NC);
+  // B stored row-major (unit column stride) and one block of rows of C (m <= MC: the small
+  // batches of an MLP, C = X W with few rows). Packing a whole KC x NC block of B ahead wrote and
+  // re-read ~256 KiB through L2 for products that use each panel only m / MR times. With at most
+  // 4 tile rows a full NR-wide panel is read where it is (row stride b.row_stride); with more,
+  // one panel at a time is packed into an L1-sized buffer just before the tiles that use it.
+  // Measured with the MLP shapes of benchmarks/bench_gemm.py, one thread, 3 runs alternated on
+  // the loaded 2-vCPU machine: X W at m = 32 from ~110 to 145-158 GFLOP/s in place (per panel:
+  // 136-140); at m = 64-128 per panel 153-173 vs 143-160 in place.
+  const bool b_by_panel = m <= MC && b.col_stride == 1;
+  const bool b_in_place = b_by_panel && m <= 4 * MR;
+  T* packed_b = pack_buffer<T>(1).get(b_by_panel ? KC * NR : KC * NC);
   alignas(64) T edge[MR * NR];
   for (std::size_t jc = 0; jc < n; jc += NC) {
     const std::size_t nc = std::min(NC, n - jc);
     for (std::size_t pc = 0; pc < k; pc += KC) {
       const std::size_t kc = std::min(KC, k - pc);
-      if (!b_in_place)
+      if (!b_by_panel)
         for (std::size_t jr = 0; jr < nc; jr += NR)
           pack_panel<NR>(std::min(NR, nc - jr), kc, b.at(pc, jc + jr), b.col_stride, b.row_stride,
                          packed_b + jr * kc);
@@ -410,14 +413,12 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
           const std::size_t cols = std::min(NR, nc - jr);
           const T* panel = packed_b + jr * kc;
           std::size_t ldb = NR;
-          if (b_in_place) {
-            if (cols == NR) {
-              panel = b.at(pc, jc + jr);
-              ldb = static_cast<std::size_t>(b.row_stride);
-            } else {
-              pack_panel<NR>(cols, kc, b.at(pc, jc + jr), b.col_stride, b.row_stride, packed_b);
-              panel = packed_b;
-            }
+          if (b_in_place && cols == NR) {
+            panel = b.at(pc, jc + jr);
+            ldb = static_cast<std::size_t>(b.row_stride);
+          } else if (b_by_panel) {
+            pack_panel<NR>(cols, kc, b.at(pc, jc + jr), b.col_stride, b.row_stride, packed_b);
+            panel = packed_b;
           }
           for (std::size_t ir = 0; ir < mc; ir += MR) {
             const std::size_t rows = std::min(MR, mc - ir);
