@@ -142,6 +142,22 @@ def test_narrow_and_wide_tiles_give_identical_bits(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_few_rows_give_the_bits_of_many_rows(dtype, trans_b):
+    # A product with few rows (an MLP's mini-batch) may use 8-row tiles and read B where it is
+    # instead of a packed copy; each element still sees the same operations in the same order,
+    # so its rows equal the same rows of a tall product (12-row tiles, packed B). n = 300 leaves
+    # a partial panel (packed even in place); k = 600 spans three blocks of 256.
+    rng = np.random.default_rng(9)
+    a, b, c = random_problem(rng, 400, 300, 600, dtype, False, trans_b)
+    args = dict(alpha=0.75, beta=-0.5, trans_b=trans_b, num_threads=1)
+    tall = linalg.gemm(a, b, c.copy(), **args)
+    for rows in (8, 32, 40, 64, 96, 192):
+        few = linalg.gemm(np.ascontiguousarray(a[:rows]), b, c[:rows].copy(), **args)
+        assert np.array_equal(few, tall[:rows]), rows
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_simd_paths_agree_within_bound(dtype):
     best = _core.detected_simd_path()
     paths = ["baseline", "avx2", "avx512"]
