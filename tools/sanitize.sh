@@ -34,9 +34,24 @@ if [ "$has_path" -eq 0 ]; then
   [ -e tests/test_gemm.py ] && set -- "$@" tests/test_gemm.py
 fi
 
+# The sanitizer venv borrows its test dependencies (pytest, hypothesis, NumPy, scikit-learn, torch,
+# ...) from the interpreter that runs this script (GDCORE_SANITIZE_PYTHON, default the first python3
+# on PATH: inside an activated venv, that venv). `venv --system-site-packages` would not do that
+# when the base is itself a venv (it exposes the base installation's packages, not the venv's), so
+# a .pth file appends the base's site-packages to the sanitizer venv's path instead. Its own
+# site-packages come first, so `import gdcore` finds the sanitized build (checked below).
+base_python="${GDCORE_SANITIZE_PYTHON:-python3}"
 if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv --system-site-packages "$venv"
+  "$base_python" -m venv "$venv"
 fi
+base_sites=$("$base_python" -c 'import site, sysconfig; print("\n".join(dict.fromkeys(
+  [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")] + site.getsitepackages())))')
+venv_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+printf '%s\n' "$base_sites" > "$venv_site/gdcore_sanitize_base.pth"
+# --no-build-isolation keeps the build directory (and so incremental rebuilds) between runs; the
+# build backend must then be importable: from the base, or installed here once.
+"$venv/bin/python" -c "import scikit_build_core, pybind11" 2>/dev/null ||
+  "$venv/bin/python" -m pip install --quiet "scikit-build-core>=0.10" "pybind11>=2.13"
 echo "sanitize: building the core with -fsanitize=$sanitizers into $venv" >&2
 "$venv/bin/python" -m pip install --quiet --no-build-isolation --no-deps \
   --config-settings=build-dir="build/sanitize-{wheel_tag}" \

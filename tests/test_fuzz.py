@@ -1,0 +1,695 @@
+"""Fuzzing every public entry point with hostile arrays and hyperparameters.
+
+Arrays come in random shapes (0 and 1 included), dtypes (float16/32/64, ints, bool, object,
+complex, non-native byte order), layouts (Fortran, transposed, sliced, negative strides,
+read-only) and values (NaN, ±inf, huge, subnormal). Hyperparameters are drawn from the extremes
+(0, negatives, 1e±300, NaN, inf, wrong types). The property, for every call:
+
+* either a ValueError / TypeError (DivergenceError is a ValueError), or a documented warning
+  (DivergenceWarning, ConvergenceWarning, DataConversionWarning) and a result;
+* a result is correct: where the inputs are finite the model and its outputs are finite, and
+  where it is cheap the result is held to a reference (the NumPy twin, NumPy itself, or the same
+  call on plain contiguous copies of the inputs);
+* never a crash (a crash takes the whole pytest process with it), never another exception type,
+  never a silent NaN model, never an undocumented warning.
+
+CI runs a few hundred examples (derandomized, see conftest.py); ``pytest --long
+tests/test_fuzz.py`` multiplies every budget (>= 10,000 cases in all) and explores new examples.
+The number of cases run is printed at the end of the session.
+
+Estimators are found by looking through ``gdcore``'s namespace for classes with ``fit`` and
+``predict``, so a new estimator is fuzzed as soon as it is exported.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import conftest
+import gdcore
+from gdcore import linalg, losses, optim, schedules
+from gdcore.linear_model import ConvergenceWarning, DataConversionWarning
+from gdcore.minimize import FUNCTION_NAMES
+from gdcore.reference import linalg as ref_linalg
+from gdcore.reference import losses as ref_losses
+from gdcore.reference import optim as ref_optim
+
+# -- budgets ----------------------------------------------------------------------------------
+
+
+def budget(n):
+    """Hypothesis settings for a test worth ``n`` examples in CI (times the --long factor)."""
+    return settings(
+        max_examples=n * conftest.FUZZ["factor"],
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                               HealthCheck.data_too_large],  # fmt: skip
+    )
+
+
+# -- the property -----------------------------------------------------------------------------
+
+DOCUMENTED_WARNINGS = (gdcore.DivergenceWarning, ConvergenceWarning, DataConversionWarning)
+REFUSALS = (ValueError, TypeError)
+
+
+class Outcome:
+    """What a call did: its value, or the refusal it raised, and the warnings it gave."""
+
+    def __init__(self, value=None, error=None, warned=()):
+        self.value, self.error, self.warned = value, error, list(warned)
+
+    @property
+    def ok(self):
+        return self.error is None
+
+
+def attempt(fn, *args, **kwargs) -> Outcome:
+    """Call fn; a ValueError/TypeError is a refusal, any other exception fails the test, and so
+    does any warning that is not documented."""
+    conftest.FUZZ["cases"] += 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = fn(*args, **kwargs)
+        except REFUSALS as error:
+            check_message(error)
+            return Outcome(error=error, warned=[w.category for w in caught])
+    stray = [w for w in caught if not issubclass(w.category, DOCUMENTED_WARNINGS)]
+    assert not stray, f"undocumented warning(s): {[f'{w.category.__name__}: {w.message}' for w in stray]}"
+    return Outcome(value=value, warned=[w.category for w in caught])
+
+
+def check_message(error):
+    """A refusal says something; pybind11's bare 'incompatible function arguments' is accepted
+    only with the signature it prints (it names the argument types)."""
+    assert str(error).strip(), f"{type(error).__name__} without a message"
+
+
+def all_finite(*arrays):
+    return all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in arrays)
+
+
+# -- strategies -------------------------------------------------------------------------------
+
+FLOAT_DTYPES = ("float32", "float64")
+ALL_DTYPES = ("float16", "float32", "float64", "int32", "int64", "uint8", "bool", "object",
+              "complex128", ">f8", ">f4")  # fmt: skip
+LAYOUTS = ("c", "c", "c", "fortran", "transposed", "sliced", "negative", "readonly")
+SPECIALS = np.array([0.0, -0.0, 1.0, -1.0, np.nan, np.inf, -np.inf, 1e300, -1e300, 3e38, -3e38,
+                     1e-310, 5e-324, 1e-40, 65504.0, 1e5, -1e5])  # fmt: skip
+EXTREMES = [0, 0.0, -0.0, 1, -1, -1e-300, 1e-300, 1e300, -1e300, math.nan, math.inf, -math.inf,
+            2**63, -(2**63), 0.5, 0.999999, 1.0 - 1e-16, True, False, None, "bogus", 1 + 1j,
+            np.float32(0.1), np.int64(3), [1.0], 5e-324]  # fmt: skip
+
+
+def dims(low=0, high=6):
+    return st.integers(low, high)
+
+
+@st.composite
+def values_for(draw, shape, *, special=None):
+    """A float64 array of `shape`: normal values at a random scale, some replaced by specials."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    scale = draw(st.sampled_from([1.0, 1.0, 1e-3, 1e3, 1e-20, 1e20]))
+    size = math.prod(shape)
+    base = rng.standard_normal(size) * scale
+    if special is None:
+        special = draw(st.booleans())
+    if special and size:
+        count = draw(st.integers(1, max(1, min(size, 4))))
+        where = rng.integers(0, size, count)
+        base[where] = rng.choice(SPECIALS, count)
+    return base.reshape(shape)
+
+
+def with_dtype(values, dtype):
+    dtype = np.dtype(dtype)
+    with np.errstate(all="ignore"):
+        if dtype == object:
+            return values.astype(object)
+        if dtype.kind == "c":
+            return (values + 0.5j).astype(dtype)
+        if dtype.kind in "iu":
+            return np.nan_to_num(values, nan=0, posinf=7, neginf=-7).clip(-1e9, 1e9).astype(dtype)
+        if dtype.kind == "b":
+            return values > 0
+        return values.astype(dtype)
+
+
+def with_layout(a, layout):
+    """The same values as `a`, laid out in memory as `layout` says."""
+    if layout == "c" or a.ndim == 0:
+        return np.ascontiguousarray(a)
+    if layout == "fortran":
+        return np.asfortranarray(a)
+    if layout == "transposed":
+        return np.ascontiguousarray(a.T).T
+    if layout == "sliced":
+        big = np.zeros((2 * a.shape[0],) + a.shape[1:], dtype=a.dtype)
+        big[::2] = a
+        return big[::2]
+    if layout == "negative":
+        return np.ascontiguousarray(a[::-1])[::-1]
+    if layout == "readonly":
+        b = np.array(a)
+        b.flags.writeable = False
+        return b
+    raise AssertionError(layout)
+
+
+@st.composite
+def arrays(draw, shape, dtypes=ALL_DTYPES, layouts=LAYOUTS, special=None):
+    """An array of `shape` with a random dtype, layout and values (see the module docstring)."""
+    values = draw(values_for(shape, special=special))
+    dtype = draw(st.sampled_from(dtypes))
+    layout = draw(st.sampled_from(layouts))
+    return with_layout(with_dtype(values, dtype), layout)
+
+
+def canonical(*arrays):
+    """Inputs that every entry point must accept as they are: one native float dtype, C order,
+    writeable."""
+    dtypes = {a.dtype for a in arrays}
+    return len(dtypes) == 1 and all(
+        a.dtype in (np.float32, np.float64) and a.dtype.isnative and a.flags.c_contiguous
+        and a.flags.writeable for a in arrays
+    )  # fmt: skip
+
+
+def extreme():
+    return st.sampled_from(EXTREMES)
+
+
+def plausible(low=0.0, high=1.0):
+    return st.one_of(st.floats(low, high, allow_nan=False, allow_infinity=False), extreme())
+
+
+# -- optimizers: functional steps against the NumPy twin ------------------------------------------
+
+# name: (state array names in the signature order, the options and their plausible ranges)
+STEPS = {
+    "sgd_step": (("momentum_buffer",), {"lr": (0, 1), "momentum": (0, 1), "dampening": (0, 1),
+                                         "weight_decay": (0, 1), "nesterov": None, "maximize": None}),
+    "adagrad_step": (("sum",), {"lr": (0, 1), "lr_decay": (0, 1), "weight_decay": (0, 1),
+                                "eps": (0, 1), "maximize": None}),
+    "rmsprop_step": (("square_avg", "grad_avg", "momentum_buffer"),
+                     {"lr": (0, 1), "alpha": (0, 1), "eps": (0, 1), "weight_decay": (0, 1),
+                      "momentum": (0, 1), "centered": None, "maximize": None}),
+    "adam_step": (("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+                  {"lr": (0, 1), "beta1": (0, 1), "beta2": (0, 1), "eps": (0, 1),
+                   "weight_decay": (0, 1), "amsgrad": None, "maximize": None,
+                   "decoupled_weight_decay": None}),
+    "adamax_step": (("exp_avg", "exp_inf"), {"lr": (0, 1), "beta1": (0, 1), "beta2": (0, 1),
+                                             "eps": (0, 1), "weight_decay": (0, 1),
+                                             "maximize": None}),
+    "nadam_step": (("exp_avg", "exp_avg_sq"),
+                   {"lr": (0, 1), "beta1": (0, 1), "beta2": (0, 1), "eps": (0, 1),
+                    "weight_decay": (0, 1), "momentum_decay": (0, 1), "maximize": None,
+                    "decoupled_weight_decay": None, "mu_product": (0, 1)}),
+}  # fmt: skip
+
+
+@st.composite
+def step_options(draw, spec):
+    options = {}
+    for name, bounds in spec.items():
+        if not draw(st.integers(0, 2)):
+            continue  # the default
+        if bounds is None:
+            options[name] = draw(st.one_of(st.booleans(), extreme()))
+        else:
+            options[name] = draw(plausible(*bounds))
+    return options
+
+
+@budget(60)
+@given(data=st.data(), name=st.sampled_from(sorted(STEPS)))
+def test_functional_steps(data, name):
+    states, spec = STEPS[name]
+    n = data.draw(dims(0, 40), "n")
+    shape = data.draw(st.sampled_from([(n,), (n, 3), (3, n), ()]), "shape")
+    hostile = data.draw(st.integers(0, 3), "hostile") == 0
+    dtype = data.draw(st.sampled_from(FLOAT_DTYPES), "dtype")
+
+    def array(label, positive=False):
+        if hostile:
+            a = data.draw(arrays(shape), label)
+            if data.draw(st.integers(0, 9), label + " shape") == 0:
+                a = a[..., :-1] if a.ndim and a.shape[-1] else a.reshape(-1)[None]
+        else:
+            a = with_dtype(data.draw(values_for(shape, special=False), label), dtype)
+        return np.abs(a) if positive and a.dtype.kind == "f" else a
+
+    param = array("param")
+    grad = array("grad")
+    state_arrays = [array(s, positive="sq" in s or s in ("sum", "exp_inf")) for s in states]
+    if data.draw(st.integers(0, 4), "optional state None") == 0:
+        state_arrays[-1] = None
+    options = data.draw(step_options(spec), "options")
+    step = data.draw(st.one_of(st.integers(1, 5), st.sampled_from([0, -1, 2**62, 2**64, 1.5, True])), "step")
+
+    twin_args = [np.array(a) if isinstance(a, np.ndarray) else a for a in [param, grad, *state_arrays]]
+    outcome = attempt(getattr(optim, name), param, grad, *state_arrays, step=step, **options)
+    if not outcome.ok:
+        return
+    # Accepted: the same update as the twin's, on the arrays as they were.
+    assert canonical(param, grad, *[s for s in state_arrays if s is not None]), (
+        "the core updated arrays it should have refused"
+    )
+    if name == "nadam_step":
+        options = dict(options, mu_product=options.get("mu_product", 1.0))
+    twin_options = {k: (float(v) if isinstance(v, (np.floating, np.integer)) and not isinstance(v, np.bool_) else v)
+                    for k, v in options.items()}  # fmt: skip
+    with np.errstate(all="ignore"):
+        expected = getattr(ref_optim, name)(*twin_args, step=int(step), **twin_options)
+    conftest.assert_mirrors(param, twin_args[0], f"{name} param")
+    for label, got, want in zip(states, state_arrays, twin_args[2:]):
+        if got is not None:
+            conftest.assert_mirrors(got, want, f"{name} {label}")
+    if name == "nadam_step":
+        assert outcome.value == pytest.approx(expected, rel=1e-12, nan_ok=True)
+
+
+# -- optimizers: the classes, on hostile layouts and options -----------------------------------
+
+OPTIMIZER_CLASSES = [getattr(optim, n) for n in optim.__all__
+                     if inspect.isclass(getattr(optim, n)) and getattr(optim, n) is not optim.Optimizer]  # fmt: skip
+
+
+@budget(40)
+@given(data=st.data(), cls=st.sampled_from(OPTIMIZER_CLASSES))
+def test_optimizer_classes(data, cls):
+    n = data.draw(dims(0, 30), "n")
+    dtype = data.draw(st.sampled_from(FLOAT_DTYPES), "dtype")
+    if data.draw(st.integers(0, 3), "hostile params") == 0:
+        params = [data.draw(arrays((n,)), "param")]
+    else:
+        params = [with_dtype(data.draw(values_for((n,), special=False), "param"), dtype),
+                  with_dtype(data.draw(values_for((2, 3), special=False), "param2"), dtype)]  # fmt: skip
+    names = [p for p in inspect.signature(cls).parameters if p not in ("params", "num_threads")]
+    options = {}
+    for name in data.draw(st.lists(st.sampled_from(names), max_size=3, unique=True), "options"):
+        if name == "betas":
+            options[name] = data.draw(st.one_of(st.tuples(plausible(), plausible()), extreme()), name)
+        else:
+            options[name] = data.draw(plausible(), name)
+    built = attempt(cls, params, **options)
+    if not built.ok:
+        return
+    opt = built.value
+    assert canonical(params[0]) or len(params) > 1
+    # a copy fed plain contiguous gradients is the reference: layout must not change the bits
+    copies = [p.copy() for p in params]
+    twin = cls(copies, **options)
+    for _ in range(data.draw(st.integers(1, 3), "steps")):
+        grads = [data.draw(arrays(p.shape), "grad") for p in params]
+        if data.draw(st.integers(0, 9), "wrong count") == 0:
+            grads = grads[:-1]
+        before = [p.copy() for p in params]
+        stepped = attempt(opt.step, grads if len(grads) != 1 else grads[0])
+        if not stepped.ok:
+            for p, b in zip(params, before):
+                assert np.array_equal(p, b, equal_nan=True), "a refused step changed the parameters"
+            continue
+        plain = [np.ascontiguousarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
+        assert all(g.dtype == p.dtype for g, p in zip(grads, params)), "a gradient of the wrong dtype was accepted"
+        assert all(np.isfinite(g).all() for g in plain), "a non-finite gradient passed check_finite"
+        twin.step(plain)
+        for p, c in zip(params, copies):
+            assert np.array_equal(p, c, equal_nan=True), "the step depends on the gradient's layout"
+
+
+# -- losses against the twin -------------------------------------------------------------------
+
+
+@st.composite
+def out_pair(draw, shapes, dtype):
+    """None, or a pair of output arrays, sometimes of the wrong shape, dtype or layout."""
+    kind = draw(st.sampled_from(["none", "none", "good", "bad"]))
+    if kind == "none":
+        return None
+    if kind == "good":
+        return tuple(np.empty(s, dtype) for s in shapes)
+    return tuple(draw(arrays(s if draw(st.booleans()) else (s[0] + 1,) + tuple(s[1:]) if s else (1,),
+                             special=False)) for s in shapes)  # fmt: skip
+
+
+@budget(50)
+@given(data=st.data(), loss=st.sampled_from(losses.LOSSES + ("bogus",)))
+def test_loss_values(data, loss):
+    shape = data.draw(st.sampled_from([(0,), (1,), (7,), (2, 3), (40,), ()]), "shape")
+    p = data.draw(arrays(shape), "p")
+    y = data.draw(arrays(shape if data.draw(st.integers(0, 9)) else (3,)), "y")
+    epsilon = data.draw(plausible(0, 2), "epsilon")
+    out = data.draw(out_pair((p.shape, p.shape), p.dtype), "out")
+    got = attempt(losses.loss_values, loss, p, y, epsilon=epsilon, out=out)
+    if not got.ok:
+        return
+    value, slope = got.value
+    want = ref_losses.loss_values(loss, p, y, epsilon=float(epsilon))
+    conftest.assert_mirrors(value, want[0], f"{loss} loss")
+    conftest.assert_mirrors(slope, want[1], f"{loss} dloss")
+
+
+@budget(40)
+@given(data=st.data())
+def test_softmax_cross_entropy(data):
+    n, k = data.draw(dims(0, 6), "n"), data.draw(dims(0, 5), "k")
+    logits = data.draw(arrays((n, k)), "logits")
+    labels = data.draw(st.one_of(
+        st.lists(st.integers(-2, 6), min_size=n, max_size=n).map(np.array),
+        st.lists(st.integers(0, max(k - 1, 0)), min_size=n, max_size=n).map(np.array),
+        arrays((n,)), arrays((n + 1,))), "labels")  # fmt: skip
+    out = data.draw(out_pair(((n,), (n, k)), logits.dtype), "out")
+    got = attempt(losses.softmax_cross_entropy, logits, labels, out=out)
+    if not got.ok:
+        return
+    assert labels.size == 0 or (labels.min() >= 0 and labels.max() < k), "labels out of range accepted"
+    assert k > 0 or n == 0, "a softmax over zero classes was accepted"
+    want = ref_losses.softmax_cross_entropy(np.asarray(logits), labels)
+    conftest.assert_mirrors(got.value[0], want[0], "softmax loss")
+    conftest.assert_mirrors(got.value[1], want[1], "softmax gradient")
+
+
+@budget(25)
+@given(data=st.data())
+def test_multi_squared_error(data):
+    n, k = data.draw(dims(0, 6), "n"), data.draw(dims(0, 5), "k")
+    p = data.draw(arrays((n, k)), "p")
+    y = data.draw(arrays((n, k) if data.draw(st.integers(0, 5)) else (n, k + 1)), "y")
+    out = data.draw(out_pair(((n,), (n, k)), p.dtype), "out")
+    got = attempt(losses.multi_squared_error, p, y, out=out)
+    if got.ok:
+        want = ref_losses.multi_squared_error(np.asarray(p), np.asarray(y))
+        conftest.assert_mirrors(got.value[0], want[0], "multi squared loss")
+        conftest.assert_mirrors(got.value[1], want[1], "multi squared gradient")
+
+
+# -- gemm / matmul -------------------------------------------------------------------------------
+
+
+def assert_product_close(got, want, bound, k):
+    """A matrix product to the accuracy its summation order allows: entries within
+    4 (k + 2) eps * bound of NumPy's, where bound is the product of the absolute values."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    finite = np.isfinite(want)
+    assert np.array_equal(np.isfinite(got), finite), "non-finite entries differ from NumPy's"
+    if not finite.any():
+        return
+    tol = 4 * (k + 2) * np.finfo(got.dtype).eps * bound + np.finfo(got.dtype).tiny
+    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    assert (err[finite] <= tol[finite]).all(), f"max error {err[finite].max():.3g}"
+
+
+def abs_product(A, B):
+    with np.errstate(all="ignore"):
+        return np.abs(np.asarray(A, np.float64)) @ np.abs(np.asarray(B, np.float64))
+
+
+@budget(40)
+@given(data=st.data())
+def test_gemm(data):
+    m, k, n = data.draw(dims(0, 9)), data.draw(dims(0, 9)), data.draw(dims(0, 9))
+    trans_a, trans_b = data.draw(st.booleans()), data.draw(st.booleans())
+    A = data.draw(arrays((k, m) if trans_a else (m, k), special=data.draw(st.integers(0, 4)) == 0))
+    B = data.draw(arrays((n, k) if trans_b else (k, n), special=False))
+    C = data.draw(arrays((m, n) if data.draw(st.integers(0, 9)) else (m + 1, n), special=False))
+    alpha = data.draw(st.one_of(st.floats(-2, 2), extreme()))
+    beta = data.draw(st.one_of(st.floats(-2, 2), extreme()))
+    C0 = np.array(C)
+    got = attempt(linalg.gemm, A, B, C, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b)
+    if not got.ok:
+        return
+    assert A.dtype == B.dtype == C.dtype and C.flags.c_contiguous and C.flags.writeable
+    want = ref_linalg.gemm(np.array(A), np.array(B), C0, alpha=float(alpha), beta=float(beta),
+                           trans_a=trans_a, trans_b=trans_b)  # fmt: skip
+    opA, opB = (A.T if trans_a else A), (B.T if trans_b else B)
+    with np.errstate(all="ignore"):
+        bound = abs(float(alpha)) * abs_product(opA, opB) + (abs(float(beta)) * np.abs(C0) if beta else 0)
+    assert_product_close(C, want, bound, opA.shape[1])
+
+
+@budget(25)
+@given(data=st.data())
+def test_matmul(data):
+    m, k, n = data.draw(dims(0, 7)), data.draw(dims(0, 7)), data.draw(dims(0, 7))
+    A = data.draw(arrays((m, k) if data.draw(st.integers(0, 9)) else (m,)))
+    B = data.draw(arrays((k, n) if data.draw(st.integers(0, 9)) else (k + 1, n)))
+    got = attempt(linalg.matmul, A, B)
+    if not got.ok:
+        return
+    assert A.dtype.kind in "fiub" and B.dtype.kind in "fiub", f"matmul accepted {A.dtype} @ {B.dtype}"
+    want = ref_linalg.matmul(A, B)
+    assert_product_close(got.value, want, abs_product(A, B), A.shape[1])
+
+
+# -- schedules -----------------------------------------------------------------------------------
+
+
+@budget(40)
+@given(data=st.data(), name=st.sampled_from(schedules.SCHEDULE_NAMES + ("bogus",)))
+def test_schedules(data, name):
+    cls = schedules._BY_NAME.get(name)
+    names = [p for p in inspect.signature(cls).parameters][1:] if cls else ["x"]
+    kw = {}
+    for key in data.draw(st.lists(st.sampled_from(names), max_size=3, unique=True), "keys"):
+        kw[key] = data.draw(st.one_of(st.integers(-3, 100), plausible(0, 2),
+                                      st.lists(st.integers(-2, 50), max_size=4)), key)  # fmt: skip
+    lr = data.draw(plausible(0, 1), "lr")
+    warmup = data.draw(st.sampled_from([0, 0, 3, -1, 2**70]), "warmup_steps")
+    built = attempt(schedules.make_schedule, name, lr, warmup_steps=warmup, **kw)
+    if not built.ok:
+        return
+    sched = built.value
+    ts = data.draw(st.lists(st.one_of(st.integers(0, 10**6), st.sampled_from([2**62, 2**63 - 1])),
+                            min_size=1, max_size=5), "t")  # fmt: skip
+    for t in ts:
+        got = attempt(sched.lr_at, t)
+        assert got.ok, f"lr_at({t}) refused: {got.error}"
+        assert math.isfinite(got.value) and got.value >= 0, f"{name}{kw}: lr({t}) = {got.value}"
+    many = attempt(sched.lr_many, np.array(ts))
+    assert many.ok and np.array_equal(many.value, [sched.lr_at(t) for t in ts])
+    bad = attempt(sched.lr_many, data.draw(arrays((3,))))
+    if bad.ok:
+        assert np.isfinite(bad.value).all() and (bad.value >= 0).all()
+    for metric in data.draw(st.lists(st.one_of(plausible(-1, 1), st.none()), max_size=3), "metrics"):
+        attempt(sched.step, metric)
+        assert all(math.isfinite(v) and v >= 0 for v in sched.get_last_lr())
+
+
+# -- minimize ------------------------------------------------------------------------------------
+
+OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adamax",
+                   "nadam")  # fmt: skip
+
+
+@budget(40)
+@given(data=st.data(), fun=st.sampled_from(FUNCTION_NAMES + ("python", "python-bad", "bogus")))  # fmt: skip
+def test_minimize(data, fun):
+    size = data.draw(dims(0, 5), "size")
+    x0 = data.draw(arrays((size,) if data.draw(st.integers(0, 9)) else (size, 2)), "x0")
+    kw = dict(
+        optimizer=data.draw(st.sampled_from(OPTIMIZER_NAMES + ("bogus",)), "optimizer"),
+        lr=data.draw(st.one_of(st.none(), plausible(0, 1)), "lr"),
+        max_iter=data.draw(st.one_of(st.integers(0, 50), st.sampled_from([-1, 2.5, None])), "max_iter"),
+        tol=data.draw(st.one_of(st.none(), plausible(0, 1e-3)), "tol"),
+    )
+    grad = None
+    if fun == "python":
+        fun, grad = (lambda x: float(np.sum(x * x))), (lambda x: 2 * x)
+    elif fun == "python-bad":
+        # a gradient of the wrong shape, dtype or values
+        bad = data.draw(arrays((size + data.draw(st.integers(0, 1)),)), "bad grad")
+        fun, grad = (lambda x: float(np.sum(x * x))), (lambda x: bad)
+    got = attempt(gdcore.minimize, fun, x0, grad, **kw)
+    if not got.ok:
+        return
+    result = got.value
+    assert np.isfinite(result.x).all(), f"minimize returned a non-finite point: {result}"
+    assert math.isfinite(result.fun), f"minimize returned a non-finite value: {result}"
+    assert result.x.shape == np.asarray(x0).shape
+
+
+# -- fit_linear ----------------------------------------------------------------------------------
+
+
+@st.composite
+def targets(draw, n, classification):
+    if classification:
+        kind = draw(st.sampled_from(["int", "str", "float", "bool", "one", "hostile"]))
+        if kind == "hostile":
+            return draw(arrays((n,) if draw(st.integers(0, 5)) else (n + 1,)))
+        k = 1 if kind == "one" else draw(st.integers(2, 4))
+        labels = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)), dtype=int)
+        return {"int": labels, "one": labels, "str": np.array(["a", "b", "c", "d"])[labels],
+                "float": labels * 1.5 - 1.0, "bool": labels % 2 == 0}[kind]  # fmt: skip
+    shape = draw(st.sampled_from([(n,), (n,), (n, 2), (n + 1,)]))
+    return draw(arrays(shape, special=draw(st.integers(0, 4)) == 0))
+
+
+@budget(40)
+@given(data=st.data(), loss=st.sampled_from(losses.LOSSES))
+def test_fit_linear(data, loss):
+    n, d = data.draw(dims(0, 12), "n"), data.draw(dims(0, 4), "d")
+    X = data.draw(arrays((n, d), special=data.draw(st.integers(0, 4)) == 0), "X")
+    y = data.draw(targets(n, loss in losses.CLASSIFICATION_LOSSES), "y")
+    kw = {}
+    choices = {
+        "optimizer": st.sampled_from(OPTIMIZER_NAMES + ("bogus",)),
+        "lr": st.one_of(plausible(0, 1), st.sampled_from([10.0, 1e6])),
+        "batch_size": st.one_of(st.integers(-1, 20), st.none(), extreme()),
+        "max_epochs": st.one_of(st.integers(0, 4), extreme()),
+        "alpha": plausible(0, 1), "l1_ratio": plausible(0, 1), "epsilon": plausible(0, 2),
+        "penalty": st.sampled_from(["l2", "l1", "elasticnet", None, "bogus"]),
+        "schedule": st.sampled_from([None, "invscaling", "cosine", "plateau", "bogus"]),
+        "multiclass": st.sampled_from(["ovr", "softmax", "bogus"]),
+        "average": st.one_of(st.booleans(), st.integers(-1, 5)),
+        "tol": st.one_of(st.none(), plausible(0, 1)), "num_threads": st.sampled_from([None, 1, 2, 0]),
+        "sample_weight": arrays((n,), special=False), "validation_fraction": plausible(0, 1),
+        "record_every": st.integers(-1, 3),
+    }  # fmt: skip
+    for key in data.draw(st.lists(st.sampled_from(sorted(choices)), max_size=4, unique=True), "keys"):
+        kw[key] = data.draw(choices[key], key)
+    kw.setdefault("max_epochs", 3)
+    kw["on_divergence"] = data.draw(st.sampled_from(["warn", "raise"]), "on_divergence")
+    got = attempt(gdcore.fit_linear, X, y, loss=loss, **kw)
+    if not got.ok:
+        return
+    fit = got.value
+    assert all_finite(fit.coef, fit.intercept), f"fit_linear returned a non-finite model: {fit.coef}"
+    Xf = np.asarray(X, dtype=fit.coef.dtype)
+    scores = fit.decision_function(Xf)
+    with np.errstate(all="ignore"):
+        want = Xf @ fit.coef.T + fit.intercept
+    assert np.allclose(np.asarray(scores).reshape(want.shape), want, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+# -- estimators, found in gdcore's namespace -----------------------------------------------------
+
+
+def estimator_classes():
+    found = []
+    for name in dir(gdcore):
+        obj = getattr(gdcore, name)
+        if inspect.isclass(obj) and callable(getattr(obj, "fit", None)) and callable(getattr(obj, "predict", None)):
+            found.append(obj)
+    return found
+
+
+ESTIMATORS = estimator_classes()
+
+
+def is_classifier(cls):
+    return getattr(cls, "_estimator_type", None) == "classifier" or cls.__name__.endswith("Classifier")
+
+
+def fitted_arrays(est):
+    """The learned arrays: every public attribute ending in '_' that holds floats."""
+    for key, value in vars(est).items():
+        if not key.endswith("_") or key.startswith("_"):
+            continue
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, np.ndarray) and item.dtype.kind == "f":
+                yield key, item
+
+
+@st.composite
+def estimator_options(draw, cls):
+    """A few constructor arguments at their extremes, and a short fit."""
+    params = inspect.signature(cls).parameters
+    options = {}
+    for key in ("max_iter", "max_epochs", "n_iter"):
+        if key in params:
+            options[key] = draw(st.integers(1, 4))
+    if "random_state" in params:
+        options["random_state"] = 0
+    names = sorted(p for p in params if p not in ("verbose",))
+    for key in draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
+        default = params[key].default
+        options[key] = draw(st.one_of(extreme(), st.just(default),
+                                      st.sampled_from([0.5, 1e-3, 10, "constant", "adam", 1])))  # fmt: skip
+    return options
+
+
+def check_predictions(est, X, classifier):
+    n = X.shape[0]
+    pred = attempt(est.predict, X)
+    assert pred.ok, f"predict refused finite data: {pred.error!r}"
+    assert len(pred.value) == n
+    if classifier:
+        assert set(np.asarray(pred.value).tolist()) <= set(np.asarray(est.classes_).tolist())
+    else:
+        assert all_finite(pred.value), "a fitted regressor predicted NaN/inf on finite data"
+    if hasattr(est, "decision_function"):
+        scores = attempt(est.decision_function, X)
+        assert scores.ok and all_finite(scores.value) and len(scores.value) == n
+    if hasattr(est, "predict_proba"):
+        proba = attempt(est.predict_proba, X)
+        if proba.ok:  # hinge & co. refuse it (AttributeError is not caught: hasattr says no)
+            p = np.asarray(proba.value)
+            assert p.shape == (n, len(est.classes_)) and all_finite(p)
+            assert (p >= 0).all() and (p <= 1).all() and np.allclose(p.sum(axis=1), 1.0)
+
+
+@budget(30)
+@given(data=st.data(), cls=st.sampled_from(ESTIMATORS))
+def test_estimators(data, cls):
+    classifier = is_classifier(cls)
+    n, d = data.draw(dims(0, 12), "n"), data.draw(dims(0, 4), "d")
+    X = data.draw(arrays((n, d), special=data.draw(st.integers(0, 4)) == 0), "X")
+    y = data.draw(targets(n, classifier), "y")
+    options = data.draw(estimator_options(cls), "options")
+    built = attempt(cls, **options)
+    if not built.ok:
+        return
+    est = built.value
+    method = data.draw(st.sampled_from(["fit", "partial_fit"] if hasattr(est, "partial_fit") else ["fit"]))
+    kwargs = {}
+    if method == "partial_fit" and classifier:
+        kwargs["classes"] = data.draw(st.one_of(st.none(), st.just(np.unique(np.asarray(y, dtype=object).astype(str))
+                                                                    if np.asarray(y).dtype.kind in "US" else np.unique(y))))  # fmt: skip
+    if data.draw(st.integers(0, 4), "weights") == 0:
+        kwargs["sample_weight"] = data.draw(arrays((n,), special=False), "sample_weight")
+    fitted = attempt(getattr(est, method), X, y, **kwargs)
+    if not fitted.ok:
+        return
+    learned = dict(fitted_arrays(est))
+    assert learned, f"{cls.__name__}.{method} returned without a learned array"
+    for key, value in learned.items():
+        assert np.isfinite(value).all(), f"{cls.__name__}.{method} left {key} non-finite (silent NaN model)"
+    Xf = np.asarray(X, dtype=np.float64)
+    if n:
+        check_predictions(est, Xf, classifier)
+    if n >= 2:  # R² of one sample is undefined (scikit-learn warns)
+        score = attempt(est.score, Xf, y)
+        if score.ok:
+            assert math.isfinite(score.value)
+    # hostile data at prediction time: refused or answered, never a crash or a NaN answer
+    Xbad = data.draw(arrays((data.draw(dims(0, 4)), data.draw(dims(0, 5)))), "X at predict")
+    pred = attempt(est.predict, Xbad)
+    if pred.ok and not classifier:
+        assert all_finite(pred.value), "predict turned hostile X into NaN without refusing it"
+    if pred.ok:
+        assert Xbad.shape[1] == Xf.shape[1] and all_finite(Xbad.astype(np.complex128).real) or Xbad.dtype.kind == "b"
+
+
+def test_estimators_are_discovered():
+    """The namespace scan finds at least the two SGD estimators (and any added later)."""
+    assert {gdcore.SGDClassifier, gdcore.SGDRegressor} <= set(ESTIMATORS)
+
+
+def test_unfitted_estimators_refuse():
+    for cls in ESTIMATORS:
+        got = attempt(cls().predict, np.zeros((2, 2)))
+        assert not got.ok, f"{cls.__name__}.predict before fit did not refuse"
