@@ -82,6 +82,7 @@ def attempt(fn, *args, **kwargs) -> Outcome:
         except REFUSALS as error:
             check_message(error)
             return Outcome(error=error, warned=[w.category for w in caught])
+    conftest.FUZZ["accepted"] += 1
     stray = [w for w in caught if not issubclass(w.category, DOCUMENTED_WARNINGS)]
     assert not stray, f"undocumented warning(s): {[f'{w.category.__name__}: {w.message}' for w in stray]}"
     return Outcome(value=value, warned=[w.category for w in caught])
@@ -407,7 +408,8 @@ def assert_product_close(got, want, bound, k):
     if not finite.any():
         return
     tol = 4 * (k + 2) * np.finfo(got.dtype).eps * bound + np.finfo(got.dtype).tiny
-    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    with np.errstate(all="ignore"):
+        err = np.abs(got.astype(np.float64) - want.astype(np.float64))
     assert (err[finite] <= tol[finite]).all(), f"max error {err[finite].max():.3g}"
 
 
@@ -449,7 +451,8 @@ def test_matmul(data):
     if not got.ok:
         return
     assert A.dtype.kind in "fiub" and B.dtype.kind in "fiub", f"matmul accepted {A.dtype} @ {B.dtype}"
-    want = ref_linalg.matmul(A, B)
+    with np.errstate(all="ignore"):  # NumPy's own product warns about 0 · inf
+        want = ref_linalg.matmul(A, B)
     assert_product_close(got.value, want, abs_product(A, B), A.shape[1])
 
 
@@ -476,15 +479,16 @@ def test_schedules(data, name):
     for t in ts:
         got = attempt(sched.lr_at, t)
         assert got.ok, f"lr_at({t}) refused: {got.error}"
-        assert math.isfinite(got.value) and got.value >= 0, f"{name}{kw}: lr({t}) = {got.value}"
+        # a growing schedule (gamma > 1, power_t < 0) may overflow to +inf, never to NaN
+        assert got.value >= 0, f"{name}{kw}: lr({t}) = {got.value}"
     many = attempt(sched.lr_many, np.array(ts))
     assert many.ok and np.array_equal(many.value, [sched.lr_at(t) for t in ts])
     bad = attempt(sched.lr_many, data.draw(arrays((3,))))
     if bad.ok:
-        assert np.isfinite(bad.value).all() and (bad.value >= 0).all()
+        assert (bad.value >= 0).all()
     for metric in data.draw(st.lists(st.one_of(plausible(-1, 1), st.none()), max_size=3), "metrics"):
         attempt(sched.step, metric)
-        assert all(math.isfinite(v) and v >= 0 for v in sched.get_last_lr())
+        assert all(v >= 0 for v in sched.get_last_lr())
 
 
 # -- minimize ------------------------------------------------------------------------------------
