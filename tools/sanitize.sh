@@ -21,7 +21,7 @@ venv="${GDCORE_SANITIZE_VENV:-/tmp/gdcore-sanitize-venv}"
 cxx="${CXX:-g++}"
 # Without a test path among the arguments (options only, or none), the default subset: the core's
 # entry points (optimizers, losses, the training loop and estimators, minimize, schedules,
-# functions, gemm) and threads, resume and extremes. Not test_leaks (ASan's allocator keeps freed
+# functions, gemm), threads, resume and extremes, and the fuzz tests. Not test_leaks (ASan's allocator keeps freed
 # memory in quarantine, so RSS grows by design) nor the browser test (LD_PRELOAD reaches Chromium).
 has_path=0
 for arg in "$@"; do
@@ -32,6 +32,8 @@ if [ "$has_path" -eq 0 ]; then
     tests/test_minimize.py tests/test_schedules.py tests/test_functions.py \
     tests/test_threads.py tests/test_resume.py tests/test_extremes.py
   [ -e tests/test_gemm.py ] && set -- "$@" tests/test_gemm.py
+  # the fuzz tests: every entry point on hostile inputs, where a sanitizer sees what a test cannot
+  [ -e tests/test_fuzz.py ] && set -- "$@" tests/test_fuzz.py
 fi
 
 # The sanitizer venv borrows its test dependencies (pytest, hypothesis, NumPy, scikit-learn, torch,
