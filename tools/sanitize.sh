@@ -55,8 +55,12 @@ printf '%s\n' "$base_sites" > "$venv_site/gdcore_sanitize_base.pth"
 "$venv/bin/python" -c "import scikit_build_core, pybind11" 2>/dev/null ||
   "$venv/bin/python" -m pip install --quiet "scikit-build-core>=0.10" "pybind11>=2.13"
 echo "sanitize: building the core with -fsanitize=$sanitizers into $venv" >&2
+# One build directory per sanitizer list (the default keeps its historical name), so that an
+# ASan and a TSan build do not rebuild each other from scratch.
+build_dir="build/sanitize-{wheel_tag}"
+[ "$sanitizers" = address,undefined ] || build_dir="build/sanitize-${sanitizers//,/-}-{wheel_tag}"
 "$venv/bin/python" -m pip install --quiet --no-build-isolation --no-deps \
-  --config-settings=build-dir="build/sanitize-{wheel_tag}" \
+  --config-settings=build-dir="$build_dir" \
   --config-settings=cmake.define.GDCORE_SANITIZE="$sanitizers" \
   --config-settings=cmake.build-type=RelWithDebInfo .
 
@@ -65,6 +69,7 @@ echo "sanitize: building the core with -fsanitize=$sanitizers into $venv" >&2
 preload=""
 case ",$sanitizers," in
   *,address,*) preload="$("$cxx" -print-file-name=libasan.so):$("$cxx" -print-file-name=libstdc++.so)" ;;
+  *,thread,*) preload="$("$cxx" -print-file-name=libtsan.so):$("$cxx" -print-file-name=libstdc++.so)" ;;
 esac
 for lib in ${preload//:/ }; do
   if [ ! -e "$lib" ]; then
@@ -80,8 +85,10 @@ logs="$(mktemp -d)"
 export LD_PRELOAD="$preload${LD_PRELOAD:+:$LD_PRELOAD}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:check_initialization_order=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# TSan (tools/tsan.sh sets its suppressions): every report is listed, the run goes on.
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1}"
 echo "sanitize: LD_PRELOAD=$LD_PRELOAD" >&2
-echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS" >&2
+echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS TSAN_OPTIONS=$TSAN_OPTIONS" >&2
 # The repository root holds no importable gdcore (the package is under src/): the tests import the
 # sanitized build from the venv.
 "$venv/bin/python" -c "import gdcore, sys; sys.exit(not gdcore.__file__.startswith('$venv'))" ||
@@ -90,10 +97,10 @@ status=0
 "$venv/bin/python" -m pytest -p no:cacheprovider --capture=sys "$@" 2> >(tee "$logs/stderr" >&2) ||
   status=$?
 wait  # for tee
-reports=$(grep -cE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$logs/stderr" || true)
+reports=$(grep -cE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|WARNING: ThreadSanitizer" "$logs/stderr" || true)
 if [ "$reports" -gt 0 ]; then
   echo "sanitize: FAILED: $reports sanitizer report(s); the first lines of each:" >&2
-  grep -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$logs/stderr" |
+  grep -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|WARNING: ThreadSanitizer" "$logs/stderr" |
     sort | uniq -c >&2
   [ "$status" -ne 0 ] || status=1
 else
