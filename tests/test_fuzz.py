@@ -667,6 +667,44 @@ def overflows(X, coef):
     return not (bound < np.finfo(np.asarray(coef).dtype).max / 4).all()
 
 
+# The other functional trainers (gdcore.fit_mlp, being written now): fuzzed from their signature
+# as soon as they are exported.
+TRAINERS = [getattr(gdcore, name) for name in ("fit_mlp",) if hasattr(gdcore, name)]
+
+
+@pytest.mark.skipif(not TRAINERS, reason="no functional trainer besides fit_linear is exported yet")
+@budget(30)
+@given(data=st.data(), classification=st.booleans())
+def test_other_trainers(data, classification):
+    case = Case(data)
+    trainer = case.draw(st.sampled_from(TRAINERS), "trainer")
+    n, d = case.draw(dims(1, 12) if not case.hostile else dims(0, 12), "n"), case.draw(dims(1, 4) if not case.hostile else dims(0, 4), "d")
+    X = case.array((n, d), "X", special=case.hostile and case.draw(st.integers(0, 4)) == 0)
+    y = case.draw(targets(n, classification, case), "y")
+    params = inspect.signature(trainer).parameters
+    kw = {}
+    for key in ("max_epochs", "max_iter"):
+        if key in params:
+            kw[key] = case.draw(st.integers(1, 3), key)
+    if "loss" in params and classification:
+        kw["loss"] = "log_loss"
+    if case.hostile:
+        names = [p for p in params if p not in ("X", "y")]
+        for key in case.draw(st.lists(st.sampled_from(names), max_size=3, unique=True), "keys"):
+            kw[key] = case.draw(extreme(), key)
+    got = attempt(trainer, X, y, **kw)
+    if not got.ok:
+        return
+    result = got.value
+    fields = result if isinstance(result, dict) else getattr(result, "__dict__", {})
+    learned = []
+    for value in fields.values():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, np.ndarray) and item.dtype.kind == "f":
+                learned.append(item)
+    assert all(np.isfinite(a).all() for a in learned), f"{trainer.__name__} returned a non-finite model"
+
+
 # -- estimators, found in gdcore's namespace -----------------------------------------------------
 
 
