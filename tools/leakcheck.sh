@@ -31,8 +31,8 @@ echo "leakcheck: valgrind run took $(($(date +%s) - started)) s (workload exit s
 awk -v core="$core" '
   function flush(   bytes) {
     total++
-    match(rec, /[0-9,]+ \(?[0-9, direct]*\)? *bytes/); bytes = substr(rec, RSTART, RLENGTH)
-    sub(/ .*/, "", bytes); gsub(/,/, "", bytes); all_bytes += bytes
+    match(rec, /== +[0-9,]+/); bytes = substr(rec, RSTART, RLENGTH)  # direct + indirect
+    gsub(/[^0-9]/, "", bytes); all_bytes += bytes
     if (index(rec, core) || index(rec, "gdcore::")) {
       mine++; mine_bytes += bytes
       n = split(rec, lines, "\n"); for (i = 1; i <= n && i <= 12; i++) print lines[i] > "/dev/stderr"
