@@ -16,7 +16,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 # it LONG_FACTOR (>= 10,000 cases in all) and explores new examples rather than CI's fixed ones.
 # FUZZ["cases"] counts the calls the fuzz tests made; the count is printed at the end.
 LONG_FACTOR = 40
-FUZZ = {"factor": 1, "cases": 0, "accepted": 0}
+FUZZ = {"factor": 1, "cases": 0, "accepted": 0, "generic": 0}
 
 
 def pytest_addoption(parser):
@@ -39,7 +39,8 @@ def pytest_terminal_summary(terminalreporter):
     if FUZZ["cases"]:
         terminalreporter.write_line(
             f"fuzz: {FUZZ['cases']} calls into gdcore's entry points, {FUZZ['accepted']} answered, "
-            f"the rest refused with ValueError/TypeError (budget factor {FUZZ['factor']})"
+            f"the rest refused with ValueError/TypeError ({FUZZ['generic']} of them pybind11's generic "
+            f"'incompatible function arguments'; budget factor {FUZZ['factor']})"
         )
 
 # The mirror's tolerances: core vs NumPy twin, relative to the scale of the reference values.
