@@ -54,6 +54,10 @@ printf '%s\n' "$base_sites" > "$venv_site/gdcore_sanitize_base.pth"
 # build backend must then be importable: from the base, or installed here once.
 "$venv/bin/python" -c "import scikit_build_core, pybind11" 2>/dev/null ||
   "$venv/bin/python" -m pip install --quiet "scikit-build-core>=0.10" "pybind11>=2.13"
+# ... and CMake and Ninja (a fresh CI venv got them only inside pip's isolated build env).
+command -v cmake >/dev/null && command -v ninja >/dev/null ||
+  "$venv/bin/python" -c "import cmake, ninja" 2>/dev/null ||
+  "$venv/bin/python" -m pip install --quiet cmake ninja
 echo "sanitize: building the core with -fsanitize=$sanitizers into $venv" >&2
 # One build directory per sanitizer list (the default keeps its historical name), so that an
 # ASan and a TSan build do not rebuild each other from scratch.
