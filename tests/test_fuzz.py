@@ -713,7 +713,8 @@ def test_other_trainers(data, classification):
 
 def estimator_classes():
     found = []
-    for name in dir(gdcore):
+    # __all__ too: gdcore may load some estimators lazily (module __getattr__), unseen by dir()
+    for name in sorted(set(dir(gdcore)) | set(getattr(gdcore, "__all__", ()))):
         obj = getattr(gdcore, name)
         if inspect.isclass(obj) and callable(getattr(obj, "fit", None)) and callable(getattr(obj, "predict", None)):
             found.append(obj)
