@@ -12,6 +12,37 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
+# tests/test_fuzz.py: each test's example budget is multiplied by FUZZ["factor"]; --long makes
+# it LONG_FACTOR (>= 10,000 cases in all) and explores new examples rather than CI's fixed ones.
+# FUZZ["cases"] counts the calls the fuzz tests made; the count is printed at the end.
+LONG_FACTOR = 40
+FUZZ = {"factor": 1, "cases": 0, "accepted": 0, "generic": 0}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help=f"fuzz for long: {LONG_FACTOR}x the examples of tests/test_fuzz.py, not derandomized",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("--long"):
+        FUZZ["factor"] = LONG_FACTOR
+        settings.register_profile("long", parent=settings.get_profile("dev"), derandomize=False)
+        settings.load_profile("long")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FUZZ["cases"]:
+        terminalreporter.write_line(
+            f"fuzz: {FUZZ['cases']} calls into gdcore's entry points, {FUZZ['accepted']} answered, "
+            f"the rest refused with ValueError/TypeError ({FUZZ['generic']} of them pybind11's generic "
+            f"'incompatible function arguments'; budget factor {FUZZ['factor']})"
+        )
+
 # The mirror's tolerances: core vs NumPy twin, relative to the scale of the reference values.
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 

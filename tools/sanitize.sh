@@ -21,7 +21,7 @@ venv="${GDCORE_SANITIZE_VENV:-/tmp/gdcore-sanitize-venv}"
 cxx="${CXX:-g++}"
 # Without a test path among the arguments (options only, or none), the default subset: the core's
 # entry points (optimizers, losses, the training loop and estimators, minimize, schedules,
-# functions, gemm) and threads, resume and extremes. Not test_leaks (ASan's allocator keeps freed
+# functions, gemm), threads, resume and extremes, and the fuzz tests. Not test_leaks (ASan's allocator keeps freed
 # memory in quarantine, so RSS grows by design) nor the browser test (LD_PRELOAD reaches Chromium).
 has_path=0
 for arg in "$@"; do
@@ -32,14 +32,39 @@ if [ "$has_path" -eq 0 ]; then
     tests/test_minimize.py tests/test_schedules.py tests/test_functions.py \
     tests/test_threads.py tests/test_resume.py tests/test_extremes.py
   [ -e tests/test_gemm.py ] && set -- "$@" tests/test_gemm.py
+  # the fuzz tests: every entry point on hostile inputs, where a sanitizer sees what a test cannot
+  [ -e tests/test_fuzz.py ] && set -- "$@" tests/test_fuzz.py
 fi
 
+# The sanitizer venv borrows its test dependencies (pytest, hypothesis, NumPy, scikit-learn, torch,
+# ...) from the interpreter that runs this script (GDCORE_SANITIZE_PYTHON, default the first python3
+# on PATH: inside an activated venv, that venv). `venv --system-site-packages` would not do that
+# when the base is itself a venv (it exposes the base installation's packages, not the venv's), so
+# a .pth file appends the base's site-packages to the sanitizer venv's path instead. Its own
+# site-packages come first, so `import gdcore` finds the sanitized build (checked below).
+base_python="${GDCORE_SANITIZE_PYTHON:-python3}"
 if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv --system-site-packages "$venv"
+  "$base_python" -m venv "$venv"
 fi
+base_sites=$("$base_python" -c 'import site, sysconfig; print("\n".join(dict.fromkeys(
+  [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")] + site.getsitepackages())))')
+venv_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+printf '%s\n' "$base_sites" > "$venv_site/gdcore_sanitize_base.pth"
+# --no-build-isolation keeps the build directory (and so incremental rebuilds) between runs; the
+# build backend must then be importable: from the base, or installed here once.
+"$venv/bin/python" -c "import scikit_build_core, pybind11" 2>/dev/null ||
+  "$venv/bin/python" -m pip install --quiet "scikit-build-core>=0.10" "pybind11>=2.13"
+# ... and CMake and Ninja (a fresh CI venv got them only inside pip's isolated build env).
+command -v cmake >/dev/null && command -v ninja >/dev/null ||
+  "$venv/bin/python" -c "import cmake, ninja" 2>/dev/null ||
+  "$venv/bin/python" -m pip install --quiet cmake ninja
 echo "sanitize: building the core with -fsanitize=$sanitizers into $venv" >&2
+# One build directory per sanitizer list (the default keeps its historical name), so that an
+# ASan and a TSan build do not rebuild each other from scratch.
+build_dir="build/sanitize-{wheel_tag}"
+[ "$sanitizers" = address,undefined ] || build_dir="build/sanitize-${sanitizers//,/-}-{wheel_tag}"
 "$venv/bin/python" -m pip install --quiet --no-build-isolation --no-deps \
-  --config-settings=build-dir="build/sanitize-{wheel_tag}" \
+  --config-settings=build-dir="$build_dir" \
   --config-settings=cmake.define.GDCORE_SANITIZE="$sanitizers" \
   --config-settings=cmake.build-type=RelWithDebInfo .
 
@@ -48,6 +73,7 @@ echo "sanitize: building the core with -fsanitize=$sanitizers into $venv" >&2
 preload=""
 case ",$sanitizers," in
   *,address,*) preload="$("$cxx" -print-file-name=libasan.so):$("$cxx" -print-file-name=libstdc++.so)" ;;
+  *,thread,*) preload="$("$cxx" -print-file-name=libtsan.so):$("$cxx" -print-file-name=libstdc++.so)" ;;
 esac
 for lib in ${preload//:/ }; do
   if [ ! -e "$lib" ]; then
@@ -63,8 +89,10 @@ logs="$(mktemp -d)"
 export LD_PRELOAD="$preload${LD_PRELOAD:+:$LD_PRELOAD}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:check_initialization_order=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# TSan (tools/tsan.sh sets its suppressions): every report is listed, the run goes on.
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1}"
 echo "sanitize: LD_PRELOAD=$LD_PRELOAD" >&2
-echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS" >&2
+echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS TSAN_OPTIONS=$TSAN_OPTIONS" >&2
 # The repository root holds no importable gdcore (the package is under src/): the tests import the
 # sanitized build from the venv.
 "$venv/bin/python" -c "import gdcore, sys; sys.exit(not gdcore.__file__.startswith('$venv'))" ||
@@ -73,10 +101,10 @@ status=0
 "$venv/bin/python" -m pytest -p no:cacheprovider --capture=sys "$@" 2> >(tee "$logs/stderr" >&2) ||
   status=$?
 wait  # for tee
-reports=$(grep -cE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$logs/stderr" || true)
+reports=$(grep -cE "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|WARNING: ThreadSanitizer" "$logs/stderr" || true)
 if [ "$reports" -gt 0 ]; then
   echo "sanitize: FAILED: $reports sanitizer report(s); the first lines of each:" >&2
-  grep -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$logs/stderr" |
+  grep -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|WARNING: ThreadSanitizer" "$logs/stderr" |
     sort | uniq -c >&2
   [ "$status" -ne 0 ] || status=1
 else

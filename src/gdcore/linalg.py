@@ -45,6 +45,8 @@ def matmul(A, B, *, num_threads=None):
     A = np.asarray(A)
     B = np.asarray(B)
     for name, x in (("A", A), ("B", B)):
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
         if x.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
     if A.shape[1] != B.shape[0]:

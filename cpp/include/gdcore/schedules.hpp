@@ -83,6 +83,10 @@ class ScheduleBase : public Schedule {
   }
 };
 
+// lr · factor where a growing factor may overflow to inf: a zero base stays 0 (IEEE would give
+// 0 · inf = NaN, a learning rate nobody asked for).
+inline double scaled(double lr, double factor) { return lr == 0.0 ? 0.0 : lr * factor; }
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
@@ -122,7 +126,7 @@ class StepLR final : public detail::ScheduleBase<StepLR> {
                     "gamma must be a finite number > 0, got " + std::to_string(gamma));
   }
   double lr(std::int64_t t) const override {
-    return lr_ * std::pow(gamma_, static_cast<double>(t / step_size_));
+    return detail::scaled(lr_, std::pow(gamma_, static_cast<double>(t / step_size_)));
   }
   ScheduleSpec spec() const override { return {"step", {lr_, gamma_}, {step_size_}, {}}; }
 
@@ -156,7 +160,7 @@ class MultiStepLR final : public detail::ScheduleBase<MultiStepLR> {
   double lr(std::int64_t t) const override {
     const auto passed = std::upper_bound(milestones_.begin(), milestones_.end(), t) -
                         milestones_.begin();
-    return lr_ * std::pow(gamma_, static_cast<double>(passed));
+    return detail::scaled(lr_, std::pow(gamma_, static_cast<double>(passed)));
   }
   ScheduleSpec spec() const override { return {"multistep", {lr_, gamma_}, milestones_, {}}; }
 
@@ -177,7 +181,7 @@ class ExponentialLR final : public detail::ScheduleBase<ExponentialLR> {
                     "gamma must be a finite number > 0, got " + std::to_string(gamma));
   }
   double lr(std::int64_t t) const override {
-    return lr_ * std::pow(gamma_, static_cast<double>(t));
+    return detail::scaled(lr_, std::pow(gamma_, static_cast<double>(t)));
   }
   ScheduleSpec spec() const override { return {"exponential", {lr_, gamma_}, {}, {}}; }
 
@@ -196,7 +200,8 @@ class InverseScaling final : public detail::ScheduleBase<InverseScaling> {
     detail::require_finite(power_t, "power_t");
   }
   double lr(std::int64_t t) const override {
-    return lr_ / std::pow(static_cast<double>(t + 1), power_t_);
+    // t + 1 in double: t may be INT64_MAX (t + 1 in int64 would overflow)
+    return lr_ == 0.0 ? 0.0 : lr_ / std::pow(static_cast<double>(t) + 1.0, power_t_);
   }
   ScheduleSpec spec() const override { return {"invscaling", {lr_, power_t_}, {}, {}}; }
 
@@ -225,7 +230,7 @@ class OptimalLR final : public detail::ScheduleBase<OptimalLR> {
     t0_ = 1.0 / (eta0 * alpha);
   }
   double lr(std::int64_t t) const override {
-    const double t_sklearn = static_cast<double>(t + 1);
+    const double t_sklearn = static_cast<double>(t) + 1.0;  // t may be INT64_MAX
     return 1.0 / (alpha_ * (t0_ + t_sklearn - 1.0));
   }
   ScheduleSpec spec() const override { return {"optimal", {alpha_, dloss_at_init_}, {}, {}}; }
