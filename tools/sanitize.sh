@@ -29,8 +29,13 @@ for arg in "$@"; do
 done
 if [ "$has_path" -eq 0 ]; then
   set -- "$@" tests/test_optimizers.py tests/test_losses.py tests/test_linear_model.py \
+    tests/test_train.py tests/test_mlp.py tests/test_hardware.py \
     tests/test_minimize.py tests/test_schedules.py tests/test_functions.py \
     tests/test_threads.py tests/test_resume.py tests/test_extremes.py
+  # The Ctrl-C tests time a signal's delivery; they run in the normal build only. Under ASan one
+  # of them once never saw its SIGINT (1 of 4 runs on a heavily loaded machine, not reproduced):
+  # a hang there would only eat the stage's time limit.
+  set -- "$@" -k "not ctrl_c"
   [ -e tests/test_gemm.py ] && set -- "$@" tests/test_gemm.py
   # the fuzz tests: every entry point on hostile inputs, where a sanitizer sees what a test cannot
   [ -e tests/test_fuzz.py ] && set -- "$@" tests/test_fuzz.py
