@@ -227,15 +227,7 @@ def fit_mlp(
         early_stopping=early_stopping, shuffle=shuffle, seed=seed, alpha=alpha,
         target_loss=target, record_every=record_every, num_threads=threads,
     )  # fmt: skip
-    history = History(
-        loss=list(raw["loss"]),
-        lr=list(raw["lr"]),
-        val_loss=list(raw["val_loss"]),
-        val_score=list(raw["val_score"]),
-        epochs=int(raw["epochs"]),
-        status=raw["status"],
-        path=raw["path"] if record_every else None,
-    )
+    history = History.from_raw(raw, record_every)
     coefs, intercepts = unpack(state["params"], layer_sizes)
     fit = MLPFit(coefs, intercepts, history, classes, task, layer_sizes, activation, state)
     _finish(raw, fit, on_divergence, stacklevel=3)

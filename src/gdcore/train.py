@@ -82,6 +82,19 @@ class History:
     def converged(self) -> bool:
         return self.status in ("converged", "target_reached")
 
+    @classmethod
+    def from_raw(cls, raw: dict, record_every: int) -> History:
+        """The history in a compiled (or twin) loop's result dict."""
+        return cls(
+            loss=list(raw["loss"]),
+            lr=list(raw["lr"]),
+            val_loss=list(raw["val_loss"]),
+            val_score=list(raw["val_score"]),
+            epochs=int(raw["epochs"]),
+            status=raw["status"],
+            path=raw["path"] if record_every else None,
+        )
+
 
 @dataclass
 class LinearFit:
@@ -404,15 +417,7 @@ def fit_linear(
         l1_ratio=l1_ratio, fit_intercept=fit_intercept, target_loss=target,
         record_every=record_every, average=average, num_threads=threads,
     )  # fmt: skip
-    history = History(
-        loss=list(raw["loss"]),
-        lr=list(raw["lr"]),
-        val_loss=list(raw["val_loss"]),
-        val_score=list(raw["val_score"]),
-        epochs=int(raw["epochs"]),
-        status=raw["status"],
-        path=raw["path"] if record_every else None,
-    )
+    history = History.from_raw(raw, record_every)
     params = state["params"]
     if average and state["counters"][1] >= average:
         params = state["averaged"]

@@ -440,7 +440,6 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
                       const std::vector<std::int64_t>& valid, const TrainSettings& s,
                       OptimizerConfig opt, Schedule& schedule, TrainState<T>& state,
                       const Poll& poll) {
-  using Clock = std::chrono::steady_clock;
   TrainResult result;
   const std::size_t size = shape.size();
   const std::size_t n_train = train.size();
@@ -452,27 +451,19 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
   MlpWorkspace<T> ws(shape, batch, ky);
   std::vector<T> grad(size);
   std::vector<std::int64_t> order(train);
-  std::vector<T> saved_params(size);
-  std::vector<std::vector<T>> saved_states(n_states);
-  TrainState<T> saved = state;
+  EpochSnapshot<T> snapshot(size, 0, n_states);
 
   auto record_path = [&] {
     result.path.insert(result.path.end(), state.params, state.params + size);
   };
   if (s.record_every > 0) record_path();
 
-  double best_loss = std::numeric_limits<double>::infinity();
-  double best_score = -std::numeric_limits<double>::infinity();
-  std::int64_t no_improvement = 0;
-  auto last_poll = Clock::now();
-  std::size_t rows_since_poll = 0;
+  StopRules stop_rules(s);
+  PollTimer poll_timer(poll, 256);
   double lr = opt.lr();
 
   for (std::int64_t e = 0; e < s.max_epochs; ++e) {
-    std::copy(state.params, state.params + size, saved_params.begin());
-    for (std::size_t i = 0; i < n_states; ++i)
-      if (state.opt_state[i]) saved_states[i].assign(state.opt_state[i], state.opt_state[i] + size);
-    saved = state;
+    snapshot.take(state);
 
     if (s.shuffle) {
       std::copy(train.begin(), train.end(), order.begin());
@@ -505,17 +496,9 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
                         &state.mu_product, threads);
       state.t += 1;
       if (s.record_every > 0 && state.t % s.record_every == 0) record_path();
-      rows_since_poll += end - begin;
-      if (rows_since_poll >= 256) {
-        rows_since_poll = 0;
-        const auto now = Clock::now();
-        if (now - last_poll > std::chrono::milliseconds(50)) {
-          last_poll = now;
-          if (poll && poll()) {
-            interrupted = true;
-            break;
-          }
-        }
+      if (poll_timer.stop_after(end - begin)) {
+        interrupted = true;
+        break;
       }
     }
     if (interrupted) {
@@ -529,11 +512,7 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
         result.bad_step = state.t - 1;
         result.bad_lr = lr;
       }
-      std::copy(saved_params.begin(), saved_params.end(), state.params);
-      for (std::size_t i = 0; i < n_states; ++i)
-        if (state.opt_state[i])
-          std::copy(saved_states[i].begin(), saved_states[i].end(), state.opt_state[i]);
-      state = saved;
+      snapshot.restore(state);
       result.status = Status::diverged;
       break;
     }
@@ -543,29 +522,16 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
     const double epoch_loss = loss_sum / static_cast<double>(n_train);
     result.loss.push_back(epoch_loss);
     result.lr.push_back(lr);
-    double metric_for_schedule = epoch_loss;
+    double vloss = 0.0, vscore = 0.0;
     if (!valid.empty()) {
-      double vloss = 0.0, vscore = 0.0;
       mlp_evaluate(shape, X, Y, ky, valid, state.params, threads, &vloss, &vscore);
       result.val_loss.push_back(vloss);
       result.val_score.push_back(vscore);
-      metric_for_schedule = vloss;
-      if (s.early_stopping) {
-        no_improvement = (vscore < best_score + s.tol) ? no_improvement + 1 : 0;
-        best_score = std::max(best_score, vscore);
-      }
     }
-    if (!s.early_stopping) {
-      no_improvement = (epoch_loss > best_loss - s.tol) ? no_improvement + 1 : 0;
-      best_loss = std::min(best_loss, epoch_loss);
-    }
-    schedule.observe(metric_for_schedule);
-    if (epoch_loss <= s.target_loss) {
-      result.status = Status::target_reached;
-      break;
-    }
-    if (s.tol > -std::numeric_limits<double>::infinity() && no_improvement >= s.n_iter_no_change) {
-      result.status = Status::converged;
+    schedule.observe(valid.empty() ? epoch_loss : vloss);
+    const Status stop = stop_rules.after_epoch(epoch_loss, valid.empty() ? nullptr : &vscore);
+    if (stop != Status::max_epochs) {
+      result.status = stop;
       break;
     }
   }

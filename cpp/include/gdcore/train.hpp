@@ -559,15 +559,102 @@ void evaluate(const LinearData<T>& data, const Head& head, const TrainSettings& 
   }
 }
 
+// Everything an epoch's steps change, copied at its start: a divergence rolls back to it.
+template <class T>
+class EpochSnapshot {
+ public:
+  // size: parameters (and averaged values); weights: l1_q's length; states: optimizer arrays.
+  EpochSnapshot(std::size_t size, std::size_t weights, std::size_t states)
+      : size_(size), weights_(weights), opt_(states) {}
+
+  void take(const TrainState<T>& s) {
+    params_.assign(s.params, s.params + size_);
+    for (std::size_t i = 0; i < opt_.size(); ++i)
+      if (s.opt_state[i]) opt_[i].assign(s.opt_state[i], s.opt_state[i] + size_);
+    if (s.l1_q) l1_q_.assign(s.l1_q, s.l1_q + weights_);
+    if (s.averaged) averaged_.assign(s.averaged, s.averaged + size_);
+    counters_ = s;
+  }
+
+  void restore(TrainState<T>& s) const {
+    std::copy(params_.begin(), params_.end(), s.params);
+    for (std::size_t i = 0; i < opt_.size(); ++i)
+      if (s.opt_state[i]) std::copy(opt_[i].begin(), opt_[i].end(), s.opt_state[i]);
+    if (s.l1_q) std::copy(l1_q_.begin(), l1_q_.end(), s.l1_q);
+    if (s.averaged) std::copy(averaged_.begin(), averaged_.end(), s.averaged);
+    s = counters_;  // the counters (the pointers are the same)
+  }
+
+ private:
+  std::size_t size_, weights_;
+  std::vector<T> params_, l1_q_, averaged_;
+  std::vector<std::vector<T>> opt_;
+  TrainState<T> counters_;
+};
+
+// Poll is called between steps about every 50 ms; returning true stops the fit (Ctrl-C).
+using Poll = std::function<bool()>;
+
+// Calls the poll about every 50 ms, looking at the clock once per `rows_per_look` rows.
+class PollTimer {
+ public:
+  PollTimer(const Poll& poll, std::size_t rows_per_look)
+      : poll_(poll), rows_per_look_(rows_per_look), last_(Clock::now()) {}
+
+  // After `rows` more rows: true when the fit must stop.
+  bool stop_after(std::size_t rows) {
+    rows_ += rows;
+    if (rows_ < rows_per_look_) return false;
+    rows_ = 0;
+    const auto now = Clock::now();
+    if (now - last_ <= std::chrono::milliseconds(50)) return false;
+    last_ = now;
+    return poll_ && poll_();
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  const Poll& poll_;
+  std::size_t rows_per_look_, rows_ = 0;
+  Clock::time_point last_;
+};
+
+// The stopping rules judged after each epoch: tol / n_iter_no_change on the epoch loss, or on the
+// validation score with early_stopping; target_loss.
+class StopRules {
+ public:
+  explicit StopRules(const TrainSettings& s) : s_(s) {}
+
+  // The epoch's loss and, when there is a validation set, its score; returns the status that
+  // ends the fit, or max_epochs to go on.
+  Status after_epoch(double epoch_loss, const double* val_score) {
+    if (val_score && s_.early_stopping) {
+      no_improvement_ = (*val_score < best_score_ + s_.tol) ? no_improvement_ + 1 : 0;
+      best_score_ = std::max(best_score_, *val_score);
+    }
+    if (!s_.early_stopping) {
+      no_improvement_ = (epoch_loss > best_loss_ - s_.tol) ? no_improvement_ + 1 : 0;
+      best_loss_ = std::min(best_loss_, epoch_loss);
+    }
+    if (epoch_loss <= s_.target_loss) return Status::target_reached;
+    if (s_.tol > -std::numeric_limits<double>::infinity() && no_improvement_ >= s_.n_iter_no_change)
+      return Status::converged;
+    return Status::max_epochs;
+  }
+
+ private:
+  const TrainSettings& s_;
+  double best_loss_ = std::numeric_limits<double>::infinity();
+  double best_score_ = -std::numeric_limits<double>::infinity();
+  std::int64_t no_improvement_ = 0;
+};
+
 // A schedule that always answers the optimizer's own learning rate.
 struct ConstantRate {
   double value;
   double lr(std::int64_t) const { return value; }
   void observe(double) {}
 };
-
-// Poll is called between steps about every 50 ms; returning true stops the fit (Ctrl-C).
-using Poll = std::function<bool()>;
 
 // Train the model in `state` on rows `train` of `data`; `valid` (possibly empty) is the held-out
 // set scored after each epoch. `opt` carries the optimizer and its options; its learning rate is
@@ -577,7 +664,6 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
                          const std::vector<std::int64_t>& valid, const Head& head,
                          const TrainSettings& s, OptimizerConfig opt, Schedule& schedule,
                          TrainState<T>& state, const Poll& poll) {
-  using Clock = std::chrono::steady_clock;
   TrainResult result;
   const std::size_t k = s.heads, d = data.d;
   const std::size_t size = k * d + k;
@@ -598,33 +684,19 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
   const bool fused_sgd = opt.kind == OptimizerKind::sgd && opt.sgd.momentum == 0.0 &&
                          k <= detail::kMaxStackHeads;
   std::vector<std::int64_t> order(train);
-  // A copy of everything a step changes, taken at the start of each epoch: divergence rolls back
-  // to it.
-  std::vector<T> saved_params(size), saved_q(state.l1_q ? weights : 0);
-  std::vector<T> saved_avg(state.averaged ? size : 0);
-  std::vector<std::vector<T>> saved_states(n_states);
-  TrainState<T> saved = state;
+  EpochSnapshot<T> snapshot(size, weights, n_states);
 
   auto record_path = [&] {
     result.path.insert(result.path.end(), state.params, state.params + size);
   };
   if (s.record_every > 0) record_path();
 
-  double best_loss = std::numeric_limits<double>::infinity();
-  double best_score = -std::numeric_limits<double>::infinity();
-  std::int64_t no_improvement = 0;
-  auto last_poll = Clock::now();
-  std::size_t rows_since_poll = 0;
+  StopRules stop_rules(s);
+  PollTimer poll_timer(poll, 4096);
   double lr = opt.lr();
 
   for (std::int64_t e = 0; e < s.max_epochs; ++e) {
-    // Snapshot for divergence.
-    std::copy(state.params, state.params + size, saved_params.begin());
-    for (std::size_t i = 0; i < n_states; ++i)
-      if (state.opt_state[i]) saved_states[i].assign(state.opt_state[i], state.opt_state[i] + size);
-    if (state.l1_q) std::copy(state.l1_q, state.l1_q + weights, saved_q.begin());
-    if (state.averaged) std::copy(state.averaged, state.averaged + size, saved_avg.begin());
-    saved = state;
+    snapshot.take(state);
 
     if (s.shuffle) {
       std::copy(train.begin(), train.end(), order.begin());
@@ -693,17 +765,9 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
         for (std::size_t j = 0; j < size; ++j) a[j] = a[j] + (state.params[j] - a[j]) / count;
       }
       if (s.record_every > 0 && state.t % s.record_every == 0) record_path();
-      rows_since_poll += end - begin;
-      if (rows_since_poll >= 4096) {
-        rows_since_poll = 0;
-        const auto now = Clock::now();
-        if (now - last_poll > std::chrono::milliseconds(50)) {
-          last_poll = now;
-          if (poll && poll()) {
-            interrupted = true;
-            break;
-          }
-        }
+      if (poll_timer.stop_after(end - begin)) {
+        interrupted = true;
+        break;
       }
     }
     if (interrupted) {
@@ -717,12 +781,7 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
         result.bad_step = state.t - 1;
         result.bad_lr = lr;
       }
-      std::copy(saved_params.begin(), saved_params.end(), state.params);
-      for (std::size_t i = 0; i < n_states; ++i)
-        if (state.opt_state[i]) std::copy(saved_states[i].begin(), saved_states[i].end(), state.opt_state[i]);
-      if (state.l1_q) std::copy(saved_q.begin(), saved_q.end(), state.l1_q);
-      if (state.averaged) std::copy(saved_avg.begin(), saved_avg.end(), state.averaged);
-      state = saved;
+      snapshot.restore(state);
       result.status = Status::diverged;
       break;
     }
@@ -737,29 +796,16 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
         per_head;
     result.loss.push_back(epoch_loss);
     result.lr.push_back(lr);
-    double metric_for_schedule = epoch_loss;
+    double vloss = 0.0, vscore = 0.0;
     if (!valid.empty()) {
-      double vloss = 0.0, vscore = 0.0;
       evaluate(data, head, s, state.params, valid, &vloss, &vscore);
       result.val_loss.push_back(vloss);
       result.val_score.push_back(vscore);
-      metric_for_schedule = vloss;
-      if (s.early_stopping) {
-        no_improvement = (vscore < best_score + s.tol) ? no_improvement + 1 : 0;
-        best_score = std::max(best_score, vscore);
-      }
     }
-    if (!s.early_stopping) {
-      no_improvement = (epoch_loss > best_loss - s.tol) ? no_improvement + 1 : 0;
-      best_loss = std::min(best_loss, epoch_loss);
-    }
-    schedule.observe(metric_for_schedule);
-    if (epoch_loss <= s.target_loss) {
-      result.status = Status::target_reached;
-      break;
-    }
-    if (s.tol > -std::numeric_limits<double>::infinity() && no_improvement >= s.n_iter_no_change) {
-      result.status = Status::converged;
+    schedule.observe(valid.empty() ? epoch_loss : vloss);
+    const Status stop = stop_rules.after_epoch(epoch_loss, valid.empty() ? nullptr : &vscore);
+    if (stop != Status::max_epochs) {
+      result.status = stop;
       break;
     }
   }

@@ -19,7 +19,7 @@ import numpy as np
 
 from gdcore.reference import losses as ref_losses
 from gdcore.reference.rng import shuffled_order
-from gdcore.reference.train import _optimizer_step
+from gdcore.reference.train import StopRules, _optimizer_step
 
 LEAKY_SLOPE = 0.01
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -216,7 +216,7 @@ def train_mlp(
                   status="max_epochs", bad_step=-1, bad_lr=0.0, interrupt=None)  # fmt: skip
     if record_every > 0:
         result["path"].append(params.astype(np.float64).copy())
-    best_loss, best_score, no_improvement = math.inf, -math.inf, 0
+    stop_rules = StopRules(tol, n_iter_no_change, early_stopping, target_loss)
     lr = base_lr
     order = train_rows.copy()
     for _ in range(max_epochs):
@@ -267,25 +267,16 @@ def train_mlp(
         epoch_loss = loss_sum / n_train
         result["loss"].append(epoch_loss)
         result["lr"].append(lr)
-        metric = epoch_loss
+        vloss = vscore = None
         if len(valid_rows):
             vloss, vscore = mlp_evaluate(X, Y, valid_rows, params, layer_sizes, activation, task)
             result["val_loss"].append(vloss)
             result["val_score"].append(vscore)
-            metric = vloss
-            if early_stopping:
-                no_improvement = no_improvement + 1 if vscore < best_score + tol else 0
-                best_score = max(best_score, vscore)
-        if not early_stopping:
-            no_improvement = no_improvement + 1 if epoch_loss > best_loss - tol else 0
-            best_loss = min(best_loss, epoch_loss)
         if schedule is not None:
-            schedule.observe(metric)
-        if epoch_loss <= target_loss:
-            result["status"] = "target_reached"
-            break
-        if tol > -math.inf and no_improvement >= n_iter_no_change:
-            result["status"] = "converged"
+            schedule.observe(epoch_loss if vloss is None else vloss)
+        stop = stop_rules.after_epoch(epoch_loss, vscore)
+        if stop is not None:
+            result["status"] = stop
             break
     result["path"] = (
         np.array(result["path"], dtype=np.float64) if result["path"] else np.zeros((0, size))

@@ -117,6 +117,32 @@ def batch_gradient(X, Y, sw, params, order, task, loss, epsilon, heads, chunks):
     return grad / T(float(n_rows)), loss_sum
 
 
+class StopRules:
+    """tol / n_iter_no_change on the epoch loss (or the validation score with early_stopping) and
+    target_loss, judged after each epoch: train.hpp's StopRules."""
+
+    def __init__(self, tol, n_iter_no_change, early_stopping, target_loss):
+        self.tol, self.n_iter_no_change = tol, n_iter_no_change
+        self.early_stopping, self.target_loss = early_stopping, target_loss
+        self.best_loss, self.best_score, self.no_improvement = math.inf, -math.inf, 0
+
+    def after_epoch(self, epoch_loss, val_score=None):
+        """The status that ends the fit, or None to go on."""
+        if val_score is not None and self.early_stopping:
+            worse = val_score < self.best_score + self.tol
+            self.no_improvement = self.no_improvement + 1 if worse else 0
+            self.best_score = max(self.best_score, val_score)
+        if not self.early_stopping:
+            worse = epoch_loss > self.best_loss - self.tol
+            self.no_improvement = self.no_improvement + 1 if worse else 0
+            self.best_loss = min(self.best_loss, epoch_loss)
+        if epoch_loss <= self.target_loss:
+            return "target_reached"
+        if self.tol > -math.inf and self.no_improvement >= self.n_iter_no_change:
+            return "converged"
+        return None
+
+
 def penalty_value(penalty, alpha, l1_ratio, W) -> float:
     if penalty == "none" or alpha == 0.0:
         return 0.0
@@ -210,7 +236,7 @@ def train_linear(
                   status="max_epochs", bad_step=-1, bad_lr=0.0, interrupt=None)  # fmt: skip
     if record_every > 0:
         result["path"].append(params.astype(np.float64).copy())
-    best_loss, best_score, no_improvement = math.inf, -math.inf, 0
+    stop_rules = StopRules(tol, n_iter_no_change, early_stopping, target_loss)
     lr = base_lr
     order = train_rows.copy()
     for _ in range(max_epochs):
@@ -286,27 +312,18 @@ def train_linear(
         ) / per_head
         result["loss"].append(epoch_loss)
         result["lr"].append(lr)
-        metric = epoch_loss
+        vloss = vscore = None
         if len(valid_rows):
             vloss, vscore = evaluate(
                 X, Y2, sample_weight, params, valid_rows, task, loss, epsilon, k
             )
             result["val_loss"].append(vloss)
             result["val_score"].append(vscore)
-            metric = vloss
-            if early_stopping:
-                no_improvement = no_improvement + 1 if vscore < best_score + tol else 0
-                best_score = max(best_score, vscore)
-        if not early_stopping:
-            no_improvement = no_improvement + 1 if epoch_loss > best_loss - tol else 0
-            best_loss = min(best_loss, epoch_loss)
         if schedule is not None:
-            schedule.observe(metric)
-        if epoch_loss <= target_loss:
-            result["status"] = "target_reached"
-            break
-        if tol > -math.inf and no_improvement >= n_iter_no_change:
-            result["status"] = "converged"
+            schedule.observe(epoch_loss if vloss is None else vloss)
+        stop = stop_rules.after_epoch(epoch_loss, vscore)
+        if stop is not None:
+            result["status"] = stop
             break
     result["path"] = (
         np.array(result["path"], dtype=np.float64) if result["path"] else np.zeros((0, size))
