@@ -73,6 +73,7 @@ import numpy as np
 
 import gdcore
 from gdcore import _core, linalg, optim
+from gdcore._progress import Progress
 from gdcore.hardware import memory_bandwidth
 
 __all__ = [
@@ -920,34 +921,6 @@ def time_runs(runner, *, min_time, min_repeats, max_time, one_run_enough, first=
     return min(samples), statistics.median(samples), len(samples) * number
 
 
-class _Progress:
-    """tqdm when installed, else one line per finished task on stderr."""
-
-    def __init__(self, total, enabled):
-        self.bar = None
-        self.enabled = enabled
-        self.done, self.total = 0, total
-        if enabled:
-            try:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total, desc="gdcore bench", unit="run", leave=False)
-            except ImportError:
-                self.bar = None
-
-    def step(self, label):
-        self.done += 1
-        if self.bar is not None:
-            self.bar.set_postfix_str(label)
-            self.bar.update(1)
-        elif self.enabled:
-            print(f"  [{self.done}/{self.total}] {label}", file=sys.stderr, flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 _TIMING = {  # per peer: min_time, min_repeats, max_time, one_run_enough (all seconds but one)
     "tiny": (0.0, 1, 0.05, 0.5),
     "quick": (0.15, 3, 0.6, 0.5),
@@ -967,7 +940,7 @@ def run_bench(scale="full", threads=(1,), only=None, progress=False, registry=No
     # imported before any thread limit is set, so that the limit reaches them
     importable = {m: _importable(m) for m in ("torch", "sklearn")}
     total = len(threads) * (2 + sum(len(w.peers) for w in chosen))
-    bar = _Progress(total, progress)
+    bar = Progress(total, progress, desc="gdcore bench", unit="run", stream=sys.stderr)
     bounds, results = {}, []
     try:
         for t in threads:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gdcore import _config
+from gdcore._progress import Progress
 
 __all__ = ["run_demo", "Row"]
 
@@ -50,34 +51,6 @@ def _logistic_data(seed=1):
     return X, y
 
 
-class _Progress:
-    """tqdm when it is installed, else one line per finished task."""
-
-    def __init__(self, total, enabled):
-        self.bar = None
-        self.enabled = enabled
-        self.done, self.total = 0, total
-        if enabled:
-            try:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total, desc="gdcore demo", unit="task", leave=False)
-            except ImportError:
-                self.bar = None
-
-    def step(self, label):
-        self.done += 1
-        if self.bar is not None:
-            self.bar.set_postfix_str(label)
-            self.bar.update(1)
-        elif self.enabled:
-            print(f"  [{self.done}/{self.total}] {label}", flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 def run_demo(outdir="gdcore-demo", *, pictures=True, progress=True, print_table=True):
     """Run the demo; returns the table's rows. Pictures go to ``outdir`` if matplotlib exists."""
     from gdcore import fit_linear, lr_find
@@ -86,7 +59,7 @@ def run_demo(outdir="gdcore-demo", *, pictures=True, progress=True, print_table=
     rows: list[Row] = []
     extras = {}
     tasks = 3 + 8 + 1 + (5 if pictures else 0)
-    bar = _Progress(tasks, progress)
+    bar = Progress(tasks, progress, desc="gdcore demo", unit="task")
 
     # 1. The three ways on the two-weight neuron.
     X, t = _neuron_data()
