@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "train_bindings.hpp"
 #include "gdcore/mlp.hpp"
 #include "gdcore/schedules.hpp"
 
@@ -30,17 +31,6 @@ Task mlp_task_from_name(const std::string& name) {
   if (name == "binary") return Task::binary;
   if (name == "softmax") return Task::softmax;
   throw py::value_error("unknown task '" + name + "'; expected regression, binary or softmax");
-}
-
-const char* status_name(Status s) {
-  switch (s) {
-    case Status::max_epochs: return "max_epochs";
-    case Status::converged: return "converged";
-    case Status::target_reached: return "target_reached";
-    case Status::diverged: return "diverged";
-    case Status::interrupted: return "interrupted";
-  }
-  return "?";
 }
 
 MlpShape make_shape(const std::vector<std::size_t>& sizes, const std::string& activation,
@@ -97,17 +87,6 @@ FloatArray targets(py::object obj, const MlpShape& shape, std::size_t n, Dtype d
   return y;
 }
 
-std::vector<std::int64_t> rows_from(const py::object& obj, std::size_t n, const char* name) {
-  auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!arr) throw py::type_error(std::string(name) + " must be an array of row indices");
-  std::vector<std::int64_t> rows(arr.data(), arr.data() + arr.size());
-  for (std::int64_t r : rows)
-    if (r < 0 || static_cast<std::size_t>(r) >= n)
-      throw py::value_error(std::string(name) + " holds row " + std::to_string(r) +
-                            ", outside [0, " + std::to_string(n) + ")");
-  return rows;
-}
-
 template <class T>
 py::dict run_train(const MlpShape& shape, const FloatArray& X, const FloatArray& Y,
                    const FloatArray& params, const std::array<FloatArray, 3>& opt_state,
@@ -137,27 +116,7 @@ py::dict run_train(const MlpShape& shape, const FloatArray& X, const FloatArray&
   c(1) = state.t;
   c(2) = state.epoch;
   f(0) = state.mu_product;
-  py::object interrupt = py::none();
-  if (PyErr_Occurred()) {
-    py::error_already_set pending;
-    interrupt = pending.value();
-  }
-  py::dict out;
-  out["loss"] = r.loss;
-  out["lr"] = r.lr;
-  out["val_loss"] = r.val_loss;
-  out["val_score"] = r.val_score;
-  const std::size_t size = shape.size();
-  py::array_t<double> path({static_cast<py::ssize_t>(r.path.size() / size),
-                            static_cast<py::ssize_t>(size)});
-  std::copy(r.path.begin(), r.path.end(), path.mutable_data());
-  out["path"] = path;
-  out["epochs"] = r.epochs;
-  out["status"] = status_name(r.status);
-  out["bad_step"] = r.bad_step;
-  out["bad_lr"] = r.bad_lr;
-  out["interrupt"] = interrupt;
-  return out;
+  return train_result_dict(r, shape.size());
 }
 
 }  // namespace

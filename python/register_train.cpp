@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "train_bindings.hpp"
 #include "gdcore/losses.hpp"
 #include "gdcore/rng.hpp"
 #include "gdcore/schedules.hpp"
@@ -33,28 +34,6 @@ Penalty penalty_from_name(const std::string& name) {
   if (name == "l1") return Penalty::l1;
   if (name == "elasticnet") return Penalty::elasticnet;
   throw py::value_error("unknown penalty '" + name + "'; expected l2, l1, elasticnet or None");
-}
-
-const char* status_name(Status s) {
-  switch (s) {
-    case Status::max_epochs: return "max_epochs";
-    case Status::converged: return "converged";
-    case Status::target_reached: return "target_reached";
-    case Status::diverged: return "diverged";
-    case Status::interrupted: return "interrupted";
-  }
-  return "?";
-}
-
-std::vector<std::int64_t> rows_from(const py::object& obj, std::size_t n, const char* name) {
-  auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!arr) throw py::type_error(std::string(name) + " must be an array of row indices");
-  std::vector<std::int64_t> rows(arr.data(), arr.data() + arr.size());
-  for (std::int64_t r : rows)
-    if (r < 0 || static_cast<std::size_t>(r) >= n)
-      throw py::value_error(std::string(name) + " holds row " + std::to_string(r) +
-                            ", outside [0, " + std::to_string(n) + ")");
-  return rows;
 }
 
 struct Arrays {
@@ -113,30 +92,7 @@ py::dict run(const Arrays& a, const std::vector<std::int64_t>& train,
   c(2) = state.epoch;
   f(0) = state.mu_product;
   f(1) = state.l1_u;
-  // Ctrl-C: the signal handler's exception (KeyboardInterrupt) is handed back with the history,
-  // and the Python layer raises it once the model of the last completed step is in place.
-  py::object interrupt = py::none();
-  if (PyErr_Occurred()) {
-    py::error_already_set pending;
-    interrupt = pending.value();
-  }
-
-  py::dict out;
-  out["loss"] = r.loss;
-  out["lr"] = r.lr;
-  out["val_loss"] = r.val_loss;
-  out["val_score"] = r.val_score;
-  const std::size_t size = static_cast<std::size_t>(a.params.size);
-  py::array_t<double> path({static_cast<py::ssize_t>(r.path.size() / size),
-                            static_cast<py::ssize_t>(size)});
-  std::copy(r.path.begin(), r.path.end(), path.mutable_data());
-  out["path"] = path;
-  out["epochs"] = r.epochs;
-  out["status"] = status_name(r.status);
-  out["bad_step"] = r.bad_step;
-  out["bad_lr"] = r.bad_lr;
-  out["interrupt"] = interrupt;
-  return out;
+  return train_result_dict(r, static_cast<std::size_t>(a.params.size));
 }
 
 }  // namespace
