@@ -33,6 +33,7 @@ inline const char* status_name(Status s) {
     case Status::target_reached: return "target_reached";
     case Status::diverged: return "diverged";
     case Status::interrupted: return "interrupted";
+    case Status::bad_input: return "bad_input";
   }
   return "?";
 }

@@ -251,6 +251,51 @@ def test_fit_rejects_bad_options():
         fit_mlp(X, y)
 
 
+def _spy(kernel, raw):
+    def run(*args, **kwargs):
+        raw.update(kernel(*args, **kwargs))
+        return raw
+
+    return run
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_first_epoch_finds_nonfinite_rows(bad):
+    # The loop's first epoch checks the first layer's products x·W_1[:, 0] instead of a pass
+    # over X of its own. A -inf input can vanish behind relu (relu(-inf) = 0), so the check must
+    # come before the activation; the error names X's first bad row, not the first one visited.
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 6))
+    X[170, 5] = bad
+    X[250, 0] = bad
+    y = np.arange(300) % 3
+    for kernel in (_core.train_mlp, ref.train_mlp):
+        for batch in (1, 32, None):
+            for threads in (1, 2):
+                if kernel is ref.train_mlp and (batch == 1 or threads == 2):
+                    continue  # the twin's answer does not depend on them; keep the test quick
+                raw = {}
+                with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first in row 170\)"):
+                    fit_mlp(X, y, hidden_layer_sizes=(8,), batch_size=batch, max_epochs=2,
+                            num_threads=threads, _kernel=_spy(kernel, raw))  # fmt: skip
+                assert raw["status"] == "bad_input" and raw["epochs"] == 0
+
+
+def test_nonfinite_validation_row_is_named():
+    from gdcore.train import _split_rows
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((200, 4))
+    valid = _split_rows(200, 0.2, 0)[1]
+    X[valid[2], 1] = np.nan
+    for kernel in (_core.train_mlp, ref.train_mlp):
+        raw = {}
+        with pytest.raises(ValueError, match=rf"first in row {valid[2]}\)"):
+            fit_mlp(X, X[:, 0] > 0, hidden_layer_sizes=(8,), early_stopping=True,
+                    validation_fraction=0.2, max_epochs=3, _kernel=_spy(kernel, raw))  # fmt: skip
+        assert raw["status"] == "bad_input" and raw["loss"] == []
+
+
 def test_fit_converges_with_tol():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 2))

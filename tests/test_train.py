@@ -291,6 +291,90 @@ def test_bad_input_is_named(X, y, kw, error, match):
         train.fit_linear(X, y, max_epochs=1, **kw)
 
 
+ALL_LOSSES = train.REGRESSION_LOSSES + train.CLASSIFICATION_LOSSES
+
+
+def _data_with_bad_rows(bad, dtype=np.float64, n=2000, d=10):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    X[1200, 9] = bad
+    X[1500, 0] = bad
+    return X
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("loss", ALL_LOSSES)
+def test_first_epoch_finds_nonfinite_rows(loss, bad):
+    # X is checked by the loop's first epoch, not by a pass of its own: a NaN or infinity in any
+    # row stops the fit, whatever the loss (hinge-type losses map a NaN margin to a zero
+    # derivative, so the loss alone would not show it), batch size, thread count or row order,
+    # and the error names the first bad row of X (not the first one the shuffle visited).
+    for dtype in (np.float64, np.float32):
+        X = _data_with_bad_rows(bad, dtype)
+        y = np.arange(len(X)) % 3 if loss in train.CLASSIFICATION_LOSSES else X[:, 1] * 0
+        for batch in (1, 7, None):  # None: 20k multiply-adds, split across 2 threads
+            for threads in (1, 2):
+                raw = {}
+                with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first in row 1200\)"):
+                    train.fit_linear(X, y, loss=loss, batch_size=batch, num_threads=threads,
+                                     max_epochs=2, tol=None, _kernel=_spy(_core.train_linear, raw))  # fmt: skip
+                assert raw["status"] == "bad_input", (batch, threads, dtype)  # found by the loop
+                assert raw["epochs"] == 0
+
+
+def _spy(kernel, raw):
+    """A training kernel that also keeps its result dict in `raw`."""
+
+    def run(*args, **kwargs):
+        raw.update(kernel(*args, **kwargs))
+        return raw
+
+    return run
+
+
+@pytest.mark.parametrize("batch", [7, None])
+def test_twin_finds_nonfinite_rows_too(batch):
+    X = _data_with_bad_rows(np.nan)
+    raw_core, raw_twin = {}, {}
+    for kernel, raw in ((_core.train_linear, raw_core), (ref_train.train_linear, raw_twin)):
+        with pytest.raises(ValueError, match=r"first in row 1200"):
+            train.fit_linear(X, X[:, 1] > 0, loss="hinge", batch_size=batch, max_epochs=2,
+                             _kernel=_spy(kernel, raw))  # fmt: skip
+    assert raw_core["status"] == raw_twin["status"] == "bad_input"
+    assert raw_core["bad_step"] == raw_twin["bad_step"]
+
+
+def test_nonfinite_validation_row_is_named():
+    X = _data_with_bad_rows(0.0)
+    valid = train._split_rows(len(X), 0.1, 0)[1]
+    X[valid[3], 2] = np.inf  # a row only the validation score reads
+    for kernel in (_core.train_linear, ref_train.train_linear):
+        raw = {}
+        with pytest.raises(ValueError, match=rf"first in row {valid[3]}\)"):
+            train.fit_linear(X, X[:, 1] > 0, loss="log_loss", batch_size=32, max_epochs=3,
+                             validation_fraction=0.1, early_stopping=True,
+                             _kernel=_spy(kernel, raw))  # fmt: skip
+        assert raw["status"] == "bad_input" and raw["epochs"] == 0 and raw["loss"] == []
+
+
+def test_nonfinite_row_after_a_divergence_is_still_named():
+    # The fit diverges at its first steps, before it reaches the bad last row; a warning about
+    # divergence would hide the bad input, so the first epoch's divergence checks X as well.
+    X = _data_with_bad_rows(0.0)
+    X[-1, 3] = np.nan
+    with pytest.raises(ValueError, match=f"first in row {len(X) - 1}"):
+        train.fit_linear(X, X[:, 0] * 1e3, lr=1e6, batch_size=8, shuffle=False, max_epochs=2,
+                         on_divergence="warn")  # fmt: skip
+
+
+def test_overflowing_finite_inputs_are_divergence_not_bad_input():
+    X = np.full((50, 3), 3e38, dtype=np.float32)  # finite, but x·w overflows once w ≠ 0
+    with pytest.warns(gdcore.DivergenceWarning, match="diverged"):
+        fit = train.fit_linear(X, np.ones(50), batch_size=5, max_epochs=2, on_divergence="warn")
+    assert fit.history.status == "diverged"
+    assert np.isfinite(fit.coef).all()
+
+
 def test_inputs_are_not_copied_and_memmaps_work(tmp_path):
     X = np.random.default_rng(0).standard_normal((40, 3))
     assert train._as_matrix(X) is X

@@ -158,7 +158,7 @@ def fit_mlp(
     activation = check.choice("activation", activation, ACTIVATIONS)
     if activation == "sigmoid":
         activation = "logistic"
-    X = _as_matrix(X)
+    X = _as_matrix(X, check_finite=False)
     n, d = X.shape
     dtype = X.dtype
     if isinstance(hidden_layer_sizes, (int, np.integer)):
@@ -230,7 +230,7 @@ def fit_mlp(
     history = History.from_raw(raw, record_every)
     coefs, intercepts = unpack(state["params"], layer_sizes)
     fit = MLPFit(coefs, intercepts, history, classes, task, layer_sizes, activation, state)
-    _finish(raw, fit, on_divergence, stacklevel=3)
+    _finish(raw, fit, on_divergence, X, stacklevel=3)
     return fit
 
 

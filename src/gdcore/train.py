@@ -127,8 +127,11 @@ class LinearFit:
         return X @ self.coef.T + self.intercept
 
 
-def _as_matrix(X, name="X"):
-    """X as a C-contiguous float32/float64 matrix, copied only when it must be."""
+def _as_matrix(X, name="X", check_finite=True):
+    """X as a C-contiguous float32/float64 matrix, copied only when it must be.
+
+    check_finite=False leaves the NaN/infinity check to the training loops, whose first epoch
+    sees every row anyway (_finish then names the first bad row)."""
     if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
         raise TypeError(f"{name} is a sparse matrix; gdcore's linear trainer needs a dense array")
     arr = np.asarray(X)
@@ -143,10 +146,15 @@ def _as_matrix(X, name="X"):
     dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     if not (arr.flags.c_contiguous and arr.dtype == dtype and arr.dtype.isnative):
         arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
+    if check_finite:
+        _check_finite_rows(arr, name)
+    return arr
+
+
+def _check_finite_rows(arr, name="X"):
     bad = _core.first_nonfinite(arr.reshape(-1))
     if bad < arr.size:
         raise ValueError(f"{name} contains NaN or infinity (first in row {bad // arr.shape[1]})")
-    return arr
 
 
 def _as_vector(values, n, dtype, name):
@@ -344,7 +352,7 @@ def fit_linear(
     loss = check.choice("loss", loss, REGRESSION_LOSSES + CLASSIFICATION_LOSSES)
     multiclass = check.choice("multiclass", multiclass, ("ovr", "softmax"))
     on_divergence = check.choice("on_divergence", on_divergence, ("raise", "warn"))
-    X = _as_matrix(X)
+    X = _as_matrix(X, check_finite=False)
     n, d = X.shape
     dtype = X.dtype
     classifier = loss in CLASSIFICATION_LOSSES
@@ -426,19 +434,29 @@ def fit_linear(
     if heads == 1 and task != "softmax":
         coef, intercept = coef[0], intercept[0]
     fit = LinearFit(coef, intercept, history, classes, task, state)
-    _finish(raw, fit, on_divergence, stacklevel=3)
+    _finish(raw, fit, on_divergence, X, stacklevel=3)
     return fit
 
 
-def _finish(raw, fit, on_divergence, stacklevel):
-    """After a compiled (or twin) loop returned: re-raise Ctrl-C with the model of the last
-    completed step, and report divergence (the last finite model kept) as asked. Shared by
-    fit_linear and gdcore.mlp.fit_mlp."""
+def _finish(raw, fit, on_divergence, X, stacklevel):
+    """After a compiled (or twin) loop returned: name the first row of X that holds NaN or
+    infinity, re-raise Ctrl-C with the model of the last completed step, and report divergence
+    (the last finite model kept) as asked. Shared by fit_linear and gdcore.mlp.fit_mlp.
+
+    X is checked here rather than before the loop: the loop's first epoch reads every row and
+    stops at a non-finite prediction (status "bad_input"), which spares a pass over X. A fit
+    that diverged in its first epoch is checked too, since a bad row may come after the step
+    that diverged."""
+    status = raw["status"]
+    if status == "bad_input" or (status == "diverged" and raw["epochs"] == 0):
+        _check_finite_rows(X)
+    if status == "bad_input":  # X is finite: a prediction overflowed, which is divergence
+        status = fit.history.status = "diverged"
     if raw.get("interrupt") is not None:
         interrupt = raw["interrupt"]
         interrupt.fit = fit  # the model of the last completed step, for whoever catches it
         raise interrupt
-    if raw["status"] == "diverged":
+    if status == "diverged":
         message = (
             f"training diverged at update {raw['bad_step']} (learning rate {raw['bad_lr']:.4g}): "
             "the loss or the parameters stopped being finite. The parameters of the last epoch "

@@ -257,16 +257,22 @@ struct MlpWorkspace {
 };
 
 // Forward pass of `rows` rows whose inputs are in ws.acts[0] (or at `input`, row stride n_0, when
-// given): every layer's activations, the raw outputs in ws.acts[L].
+// given): every layer's activations, the raw outputs in ws.acts[L]. With `nonfinite_input`, the
+// first layer's products x·W_1[:, 0] are checked: with finite weights one is not finite exactly
+// when its row of inputs holds NaN or infinity (or overflows), which then sets the flag (the
+// later layers are still computed; their values mean nothing).
 template <class T>
 void mlp_forward_rows(const MlpShape& shape, const T* params, const T* input, std::size_t rows,
-                      MlpWorkspace<T>& ws, int threads) {
+                      MlpWorkspace<T>& ws, int threads, bool* nonfinite_input = nullptr) {
   const T* prev = input ? input : ws.acts[0].data();
   for (std::size_t l = 1; l <= shape.layers(); ++l) {
     const std::size_t fan_in = shape.sizes[l - 1], fan_out = shape.sizes[l];
     T* out = ws.acts[l].data();
     gemm<T>(false, false, rows, fan_out, fan_in, T(1), prev, fan_in,
             params + shape.weight_offset(l), fan_out, T(0), out, fan_out, threads);
+    if (l == 1 && nonfinite_input)
+      for (std::size_t i = 0; i < rows; ++i)
+        if (!std::isfinite(out[i * fan_out])) *nonfinite_input = true;
     const Activation f = l == shape.layers() ? Activation::identity : shape.activation;
     mlp_detail::bias_activation(out, params + shape.bias_offset(l), rows, fan_out, f);
     prev = out;
@@ -277,13 +283,13 @@ void mlp_forward_rows(const MlpShape& shape, const T* params, const T* input, st
 // `block` rows so that the activations stay small.
 template <class T>
 void mlp_forward(const MlpShape& shape, const T* params, const T* X, std::size_t n, T* out,
-                 int threads) {
+                 int threads, bool* nonfinite_input = nullptr) {
   constexpr std::size_t block = 1024;
   MlpWorkspace<T> ws(shape, std::min(block, std::max<std::size_t>(n, 1)), 1);
   const std::size_t k = shape.outputs();
   for (std::size_t r0 = 0; r0 < n; r0 += block) {
     const std::size_t m = std::min(block, n - r0);
-    mlp_forward_rows(shape, params, X + r0 * shape.inputs(), m, ws, threads);
+    mlp_forward_rows(shape, params, X + r0 * shape.inputs(), m, ws, threads, nonfinite_input);
     std::copy(ws.acts[shape.layers()].data(), ws.acts[shape.layers()].data() + m * k, out + r0 * k);
   }
 }
@@ -319,11 +325,12 @@ double mlp_weight_norm2(const MlpShape& shape, const T* params) {
 
 // Gradient (into grad, the buffer's layout) of the mean loss over the rows order[0:rows) of
 // (X, Y) plus the l2 term alpha ‖W‖² / (2 rows). Returns the summed loss of the rows (without the
-// penalty); non-finite when the forward pass overflowed.
+// penalty); non-finite when the forward pass overflowed. With `nonfinite_input`, a row of inputs
+// holding NaN or infinity sets the flag (see mlp_forward_rows) and the gradient is not computed.
 template <class T>
 double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
                     const std::int64_t* order, std::size_t rows, const T* params, double alpha,
-                    T* grad, MlpWorkspace<T>& ws, int threads) {
+                    T* grad, MlpWorkspace<T>& ws, int threads, bool* nonfinite_input = nullptr) {
   const std::size_t d = shape.inputs(), L = shape.layers(), k = shape.outputs();
   // Consecutive rows (an unshuffled epoch) are read where they are; others are gathered.
   bool consecutive = true;
@@ -340,7 +347,8 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
       std::copy(Y + row * ky, Y + row * ky + ky, ws.targets.data() + i * ky);
     }
   }
-  mlp_forward_rows<T>(shape, params, A0, rows, ws, threads);
+  mlp_forward_rows<T>(shape, params, A0, rows, ws, threads, nonfinite_input);
+  if (nonfinite_input && *nonfinite_input) return std::numeric_limits<double>::quiet_NaN();
   T* D = ws.delta.data();
   mlp_detail::output_loss(shape.task, ws.acts[L].data(), targets, ky, rows, k, D,
                           ws.row_loss.data());
@@ -377,11 +385,12 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
   return loss;
 }
 
-// Mean loss and score (R² averaged over outputs, or accuracy) of the rows `rows`.
+// Mean loss and score (R² averaged over outputs, or accuracy) of the rows `rows`; with
+// `nonfinite_input`, rows of X holding NaN or infinity set the flag and nothing is scored.
 template <class T>
 void mlp_evaluate(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
                   const std::vector<std::int64_t>& rows, const T* params, int threads,
-                  double* mean_loss, double* score) {
+                  double* mean_loss, double* score, bool* nonfinite_input = nullptr) {
   const std::size_t m = rows.size(), k = shape.outputs(), d = shape.inputs();
   std::vector<T> inputs(m * d), out(m * k), D(m * k), row_loss(m), targets(m * ky);
   for (std::size_t i = 0; i < m; ++i) {
@@ -389,7 +398,8 @@ void mlp_evaluate(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
     std::copy(X + row * d, X + row * d + d, inputs.data() + i * d);
     std::copy(Y + row * ky, Y + row * ky + ky, targets.data() + i * ky);
   }
-  mlp_forward(shape, params, inputs.data(), m, out.data(), threads);
+  mlp_forward(shape, params, inputs.data(), m, out.data(), threads, nonfinite_input);
+  if (nonfinite_input && *nonfinite_input) return;
   mlp_detail::output_loss(shape.task, out.data(), targets.data(), ky, m, k, D.data(), row_loss.data());
   double loss = 0.0, correct = 0.0;
   std::vector<double> sum_y(k, 0.0), sum_yy(k, 0.0), sum_res(k, 0.0);
@@ -472,13 +482,22 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
     }
     double loss_sum = 0.0;
     bool diverged = false, interrupted = false;
+    // The first epoch checks X as it goes (as train_linear's does): see mlp_forward_rows.
+    const bool check_inputs = e == 0;
+    bool nonfinite_input = false;
     for (std::size_t begin = 0; begin < n_train; begin += batch) {
       const std::size_t end = std::min(n_train, begin + batch);
       const double penalty =
           s.alpha != 0.0 ? 0.5 * s.alpha * mlp_weight_norm2(shape, state.params) : 0.0;
       const double batch_loss = mlp_gradient<T>(shape, X, Y, ky, order.data() + begin,
                                                 end - begin, state.params, s.alpha, grad.data(),
-                                                ws, threads);
+                                                ws, threads,
+                                                check_inputs ? &nonfinite_input : nullptr);
+      if (nonfinite_input) {
+        result.bad_step = state.t;
+        result.bad_lr = lr;
+        break;
+      }
       if (!std::isfinite(batch_loss)) {
         diverged = true;
         result.bad_step = state.t;
@@ -505,6 +524,11 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
       result.status = Status::interrupted;
       break;
     }
+    if (nonfinite_input) {
+      snapshot.restore(state);
+      result.status = Status::bad_input;
+      break;
+    }
     bool finite = !diverged;
     for (std::size_t j = 0; finite && j < size; ++j) finite = std::isfinite(state.params[j]);
     if (!finite) {
@@ -524,7 +548,18 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
     result.lr.push_back(lr);
     double vloss = 0.0, vscore = 0.0;
     if (!valid.empty()) {
-      mlp_evaluate(shape, X, Y, ky, valid, state.params, threads, &vloss, &vscore);
+      mlp_evaluate(shape, X, Y, ky, valid, state.params, threads, &vloss, &vscore,
+                   check_inputs ? &nonfinite_input : nullptr);
+      if (nonfinite_input) {  // a validation row of X is not finite: undo the epoch
+        snapshot.restore(state);
+        result.epochs -= 1;
+        result.loss.pop_back();
+        result.lr.pop_back();
+        result.bad_step = state.t;
+        result.bad_lr = lr;
+        result.status = Status::bad_input;
+        break;
+      }
       result.val_loss.push_back(vloss);
       result.val_score.push_back(vscore);
     }

@@ -211,7 +211,9 @@ struct TrainState {
   T* averaged = nullptr;           // running mean of the parameters (K*d + K), when averaging
 };
 
-enum class Status { max_epochs, converged, target_reached, diverged, interrupted };
+// bad_input: a prediction of the fit's first epoch was not finite with finite parameters, so a
+// row of X holds NaN or infinity (or its values overflow); the caller scans X to name the row.
+enum class Status { max_epochs, converged, target_reached, diverged, interrupted, bad_input };
 
 struct TrainResult {
   std::vector<double> loss;       // per epoch: mean (weighted) loss seen during it + penalty
@@ -270,7 +272,8 @@ struct BatchBody {
   std::size_t order_size;  // rows in the whole epoch's order, for prefetching past the batch
   std::size_t heads;
   T* grad;         // zeroed by the caller
-  double* loss;    // weighted loss sum of these rows
+  double* loss;    // weighted loss sum of these rows, then 1 if a prediction was not finite
+  bool check_inputs;  // look for non-finite predictions (the first epoch checks X this way)
 
   GDCORE_INLINE void operator()(std::size_t begin, std::size_t end) const {
     const std::size_t d = data->d, k = heads, ky = data->ky;
@@ -286,6 +289,7 @@ struct BatchBody {
     T weights[kBlockRows];
     const T* xs[kBlockRows];  // the block's rows
     double sum = 0.0;
+    bool finite = true;
     for (std::size_t r0 = begin; r0 < end; r0 += kBlockRows) {
       const std::size_t m = std::min(kBlockRows, end - r0);
       for (std::size_t i = 0; i < m; ++i) {
@@ -302,6 +306,8 @@ struct BatchBody {
         for (; i < m; ++i) dot_rows<T, 1>(xs + i, W + h * d, d, P + i * k + h, k);
         for (i = 0; i < m; ++i) P[i * k + h] = P[i * k + h] + b[h];
       }
+      if (check_inputs)
+        for (std::size_t i = 0; i < m * k; ++i) finite = finite && std::isfinite(P[i]);
       if constexpr (Head::kScalar) {
         if (k == 1) {
           T ys[kBlockRows];
@@ -354,7 +360,8 @@ struct BatchBody {
         }
       }
     }
-    *loss = sum;
+    loss[0] = sum;
+    loss[1] = finite ? 0.0 : 1.0;
   }
 };
 
@@ -374,6 +381,8 @@ struct StochasticSgdStep {
   T l2, sign, weight_decay, neg_lr;
   bool fit_intercept;
   double* loss;  // the row's weighted loss; the parameters stay as they were when not finite
+  bool check_inputs;
+  bool* nonfinite_input;  // set when check_inputs and a prediction is not finite
   GDCORE_INLINE void operator()(std::size_t r, std::size_t) const {
     const std::size_t d = data->d, k = heads;
     prefetch_row(data->X, d, order, order_size, r);
@@ -382,6 +391,14 @@ struct StochasticSgdStep {
     const T weight = data->sample_weight ? data->sample_weight[row] : T(1);
     T p[kMaxStackHeads], dk[kMaxStackHeads];
     for (std::size_t h = 0; h < k; ++h) p[h] = dot_lanes(x, params + h * d, d) + params[k * d + h];
+    if (check_inputs) {
+      for (std::size_t h = 0; h < k; ++h)
+        if (!std::isfinite(p[h])) {
+          *nonfinite_input = true;
+          *loss = std::numeric_limits<double>::quiet_NaN();
+          return;
+        }
+    }
     const T row_loss = head->eval(p, data->Y + row * data->ky, k, dk);
     *loss = static_cast<double>(weight * row_loss);
     if (!std::isfinite(*loss)) return;
@@ -448,16 +465,21 @@ template <class T, class Head>
 double batch_gradient(const LinearData<T>& data, const Head& head, const T* params,
                       const std::int64_t* order, std::size_t order_size, std::size_t begin,
                       std::size_t end,
-                      std::size_t heads, int threads, T* grad, std::vector<T>& scratch) {
+                      std::size_t heads, int threads, T* grad, std::vector<T>& scratch,
+                      bool check_inputs = false, bool* nonfinite_input = nullptr) {
   const std::size_t size = heads * data.d + heads;
   const std::size_t rows = end - begin;
   const std::size_t chunks = batch_chunks(rows, data.d, heads, threads);
   std::fill(grad, grad + size, T(0));
   double loss = 0.0;
+  bool finite = true;
   if (chunks == 1) {
-    run_dispatched(
-        detail::BatchBody<T, Head>{&data, &head, params, order, order_size, heads, grad, &loss},
-        begin, end);
+    double out[2];
+    run_dispatched(detail::BatchBody<T, Head>{&data, &head, params, order, order_size, heads, grad,
+                                              out, check_inputs},
+                   begin, end);
+    loss = out[0];
+    finite = out[1] == 0.0;
   } else {
     // Each chunk sums into its own buffer, 64-byte aligned and a cache line apart from the next,
     // so no thread writes a line another reads (the parameters) or writes: shared lines cost
@@ -474,7 +496,7 @@ double batch_gradient(const LinearData<T>& data, const Head& head, const T* para
       const std::size_t lo = begin + std::min(rows, c * per);
       const std::size_t hi = begin + std::min(rows, (c + 1) * per);
       run_dispatched(detail::BatchBody<T, Head>{&data, &head, params, order, order_size, heads,
-                                                base + c * stride, &losses[c * 8]},
+                                                base + c * stride, &losses[c * 8], check_inputs},
                      lo, hi);
     }
     std::copy(base, base + size, grad);
@@ -482,8 +504,12 @@ double batch_gradient(const LinearData<T>& data, const Head& head, const T* para
       const T* part = base + c * stride;
       for (std::size_t j = 0; j < size; ++j) grad[j] = grad[j] + part[j];
     }
-    for (std::size_t c = 0; c < chunks; ++c) loss += losses[c * 8];
+    for (std::size_t c = 0; c < chunks; ++c) {
+      loss += losses[c * 8];
+      finite = finite && losses[c * 8 + 1] == 0.0;
+    }
   }
+  if (nonfinite_input && !finite) *nonfinite_input = true;
   if (rows > 1) {  // dividing by 1 changes nothing: skip it for stochastic steps
     const T count = T(static_cast<double>(rows));
     for (std::size_t j = 0; j < size; ++j) grad[j] = grad[j] / count;
@@ -509,10 +535,17 @@ double penalty_value(const TrainSettings& s, const T* W, std::size_t count) {
 template <class T, class Head>
 void evaluate(const LinearData<T>& data, const Head& head, const TrainSettings& s,
               const T* params, const std::vector<std::int64_t>& rows, double* mean_loss,
-              double* score) {
+              double* score, bool* nonfinite_input = nullptr) {
   const std::size_t k = s.heads, m = rows.size();
   std::vector<T> pred(m * k);
   run_dispatched(detail::PredictBody<T>{&data, params, rows.data(), k, pred.data()}, 0, m);
+  if (nonfinite_input) {  // the first epoch checks the validation rows of X this way
+    for (const T p : pred)
+      if (!std::isfinite(p)) {
+        *nonfinite_input = true;
+        return;
+      }
+  }
   std::vector<T> dp(k);
   double loss = 0.0, weight = 0.0, correct = 0.0;
   std::vector<double> sum_y(k, 0.0), sum_yy(k, 0.0), sum_res(k, 0.0);
@@ -705,6 +738,12 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
     }
     double loss_sum = 0.0;
     bool diverged = false, interrupted = false;
+    // The first epoch of a fit checks X as it goes: with finite parameters, a prediction is not
+    // finite only when its row holds NaN or infinity (or overflows); then the fit stops
+    // (bad_input) before that row changes anything, and the caller names the row. This spares a
+    // separate pass over X, as long as an epoch of in-order reading at one thread.
+    const bool check_inputs = e == 0;
+    bool nonfinite_input = false;
     for (std::size_t begin = 0; begin < n_train; begin += batch) {
       const std::size_t end = std::min(n_train, begin + batch);
       // The rate of this update; schedules are pure functions of t (and of what observe() saw).
@@ -716,11 +755,18 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
                                                           order.size(), k, T(l2_alpha),
                                                           T(opt.sgd.maximize ? -1 : 1),
                                                           T(opt.sgd.weight_decay), T(-next_lr),
-                                                          s.fit_intercept, &step_loss},
+                                                          s.fit_intercept, &step_loss,
+                                                          check_inputs, &nonfinite_input},
                        begin, end);
       } else {
         step_loss = batch_gradient(data, head, state.params, order.data(), order.size(), begin,
-                                   end, k, s.threads, grad.data(), scratch);
+                                   end, k, s.threads, grad.data(), scratch, check_inputs,
+                                   &nonfinite_input);
+      }
+      if (nonfinite_input) {
+        result.bad_step = state.t;
+        result.bad_lr = lr;
+        break;
       }
       if (!std::isfinite(step_loss)) {
         diverged = true;
@@ -774,6 +820,11 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
       result.status = Status::interrupted;
       break;
     }
+    if (nonfinite_input) {
+      snapshot.restore(state);
+      result.status = Status::bad_input;
+      break;
+    }
     bool finite = !diverged;
     for (std::size_t j = 0; finite && j < size; ++j) finite = std::isfinite(state.params[j]);
     if (!finite) {
@@ -798,7 +849,18 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
     result.lr.push_back(lr);
     double vloss = 0.0, vscore = 0.0;
     if (!valid.empty()) {
-      evaluate(data, head, s, state.params, valid, &vloss, &vscore);
+      evaluate(data, head, s, state.params, valid, &vloss, &vscore,
+               check_inputs ? &nonfinite_input : nullptr);
+      if (nonfinite_input) {  // a validation row of X is not finite: undo the epoch
+        snapshot.restore(state);
+        result.epochs -= 1;
+        result.loss.pop_back();
+        result.lr.pop_back();
+        result.bad_step = state.t;
+        result.bad_lr = lr;
+        result.status = Status::bad_input;
+        break;
+      }
       result.val_loss.push_back(vloss);
       result.val_score.push_back(vscore);
     }

@@ -198,6 +198,15 @@ def mlp_evaluate(X, Y, rows, params, layer_sizes, activation, task):
     return mean_loss, float(hit.mean())
 
 
+def inputs_finite(X, rows, params, layer_sizes) -> bool:
+    """Whether the first layer's products x·W_1[:, 0] of these rows are finite: with finite
+    weights, false exactly when a row holds NaN or infinity (or overflows); train_mlp's first
+    epoch checks X this way."""
+    d, width = layer_sizes[0], layer_sizes[1]
+    column = params[: d * width].reshape(d, width)[:, 0]
+    return bool(np.isfinite((X[rows] * column).sum(axis=1)).all())
+
+
 def train_mlp(
     X, Y, train_rows, valid_rows, params, opt_state, counters, floats, *, layer_sizes,
     activation, task, optimizer, optimizer_options, schedule, batch_size, max_epochs, tol,
@@ -219,7 +228,9 @@ def train_mlp(
     stop_rules = StopRules(tol, n_iter_no_change, early_stopping, target_loss)
     lr = base_lr
     order = train_rows.copy()
-    for _ in range(max_epochs):
+    for epoch in range(max_epochs):
+        check_inputs = epoch == 0  # the first epoch checks X as it goes
+        bad_input = False
         snapshot = (
             params.copy(),
             [None if s is None else s.copy() for s in opt_state],
@@ -232,6 +243,10 @@ def train_mlp(
         diverged = False
         for begin in range(0, n_train, batch):
             rows = order[begin : begin + batch]
+            if check_inputs and not inputs_finite(X, rows, params, layer_sizes):
+                bad_input = True
+                result["bad_step"], result["bad_lr"] = int(counters[1]), lr
+                break
             penalty = 0.5 * alpha * _weight_norm2(params, layer_sizes) if alpha != 0.0 else 0.0
             batch_loss = mlp_gradient(
                 X, Y, rows, params, grad, layer_sizes, activation, task, alpha
@@ -250,17 +265,21 @@ def train_mlp(
             counters[1] += 1
             if record_every > 0 and counters[1] % record_every == 0:
                 result["path"].append(params.astype(np.float64).copy())
-        if not diverged and not np.all(np.isfinite(params)):
+        if check_inputs and not bad_input and not diverged and len(valid_rows):
+            if not inputs_finite(X, valid_rows, params, layer_sizes):
+                bad_input = True
+                result["bad_step"], result["bad_lr"] = int(counters[1]), lr
+        if not bad_input and not diverged and not np.all(np.isfinite(params)):
             diverged = True
             result["bad_step"], result["bad_lr"] = int(counters[1]) - 1, lr
-        if diverged:
+        if diverged or bad_input:
             params[...] = snapshot[0]
             for s, saved in zip(opt_state, snapshot[1]):
                 if s is not None:
                     s[...] = saved
             counters[...] = snapshot[2]
             floats[...] = snapshot[3]
-            result["status"] = "diverged"
+            result["status"] = "bad_input" if bad_input else "diverged"
             break
         counters[2] += 1
         result["epochs"] += 1

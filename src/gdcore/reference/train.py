@@ -239,7 +239,12 @@ def train_linear(
     stop_rules = StopRules(tol, n_iter_no_change, early_stopping, target_loss)
     lr = base_lr
     order = train_rows.copy()
-    for _ in range(max_epochs):
+    for epoch in range(max_epochs):
+        # The first epoch checks X as it goes: with finite parameters a prediction is not finite
+        # only when its row holds NaN or infinity (or overflows); the fit then stops (bad_input)
+        # before the row changes anything, and the caller names the row.
+        check_inputs = epoch == 0
+        bad_input = False
         snapshot = (
             params.copy(),
             [None if s is None else s.copy() for s in opt_state],
@@ -254,6 +259,10 @@ def train_linear(
         diverged = False
         for begin in range(0, n_train, batch):
             rows = order[begin : begin + batch]
+            if check_inputs and not np.isfinite(predict_heads(X, params, rows, k)).all():
+                bad_input = True
+                result["bad_step"], result["bad_lr"] = int(counters[1]), lr
+                break
             chunks = _core.batch_chunks(len(rows), d, k, num_threads)
             grad, batch_loss = batch_gradient(
                 X, Y2, sample_weight, params, rows, task, loss, epsilon, k, chunks
@@ -288,10 +297,14 @@ def train_linear(
                 averaged[...] = averaged + (params - averaged) / count
             if record_every > 0 and counters[1] % record_every == 0:
                 result["path"].append(params.astype(np.float64).copy())
-        if not diverged and not np.all(np.isfinite(params)):
+        if check_inputs and not bad_input and not diverged and len(valid_rows):
+            if not np.isfinite(predict_heads(X, params, valid_rows, k)).all():
+                bad_input = True
+                result["bad_step"], result["bad_lr"] = int(counters[1]), lr
+        if not bad_input and not diverged and not np.all(np.isfinite(params)):
             diverged = True
             result["bad_step"], result["bad_lr"] = int(counters[1]) - 1, lr
-        if diverged:
+        if diverged or bad_input:
             params[...] = snapshot[0]
             for s, saved in zip(opt_state, snapshot[1]):
                 if s is not None:
@@ -302,7 +315,7 @@ def train_linear(
             floats[...] = snapshot[4]
             if averaged is not None:
                 averaged[...] = snapshot[5]
-            result["status"] = "diverged"
+            result["status"] = "bad_input" if bad_input else "diverged"
             break
         counters[2] += 1
         result["epochs"] += 1
