@@ -209,6 +209,8 @@ def _unique_labels(y):
         if high - low <= max(1024, y.size):
             if y.dtype.kind == "u":  # may exceed int64: subtract in the unsigned type first
                 shifted = (y.astype(np.uint64) - np.uint64(low)).astype(np.int64)
+            elif low == 0:  # labels 0..K-1, the usual case: no shifted copy
+                shifted = y.astype(np.int64, copy=False)
             else:
                 shifted = y.astype(np.int64) - low
             present = np.bincount(shifted, minlength=high - low + 1) > 0
@@ -217,6 +219,8 @@ def _unique_labels(y):
                 classes = (offsets.astype(np.uint64) + np.uint64(low)).astype(y.dtype)
             else:
                 classes = (offsets.astype(np.int64) + low).astype(y.dtype)
+            if present.all():  # every value in [low, high] occurs: the index is y - low itself
+                return classes, shifted
             rank = np.cumsum(present) - 1
             return classes, rank[shifted]
     return np.unique(y, return_inverse=True)
@@ -360,7 +364,7 @@ def fit_linear(
         index, classes = _encode_targets(y, n, dtype, "classification", classes)
         if len(classes) == 2:
             task, heads = "binary", 1
-            Y = np.where(index == 1, 1.0, -1.0).astype(dtype).reshape(n, 1)
+            Y = np.where(index == 1, dtype.type(1), dtype.type(-1)).reshape(n, 1)
         elif multiclass == "softmax":
             if loss != "log_loss":
                 raise ValueError("multiclass='softmax' needs loss='log_loss'")
