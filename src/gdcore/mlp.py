@@ -206,13 +206,12 @@ def fit_mlp(
     train_rows, valid_rows = _split_rows(n, validation_fraction, seed)
     _, size = layer_layout(layer_sizes)
 
-    state_init = None
     if isinstance(init, dict):
-        state_init = init
-    else:
+        state = _initial_state(init, kind, options, size, 0, dtype, "none")
+    else:  # _initial_params made a new array: the state owns it
         params = _initial_params(init, layer_sizes, activation, seed, dtype, size)
-        state_init = {"params": params}
-    state = _initial_state(state_init, kind, options, size, 0, dtype, "none")
+        state = _initial_state({"params": params}, kind, options, size, 0, dtype, "none",
+                               copy_params=False)  # fmt: skip
     kernel = _core.train_mlp if _kernel is None else _kernel
     if isinstance(init, dict) and init.get("schedule") is not None:
         sched_arg = init["schedule"]

@@ -473,13 +473,16 @@ def _finish(raw, fit, on_divergence, X, stacklevel):
         warnings.warn(message, DivergenceWarning, stacklevel=stacklevel)
 
 
-def _initial_state(init, kind, options, size, n_weights, dtype, penalty, average=0):
-    """Parameters, optimizer state and counters: zeros, or copies of an earlier fit's."""
+def _initial_state(init, kind, options, size, n_weights, dtype, penalty, average=0,
+                   copy_params=True):  # fmt: skip
+    """Parameters, optimizer state and counters: zeros, or copies of an earlier fit's
+    (copy_params=False: init["params"] is a fresh array the state may own)."""
     names = _STATE_ORDER[kind]
     if init is not None:
         if not isinstance(init, dict) or "params" not in init:
             raise TypeError("init must be the state of an earlier fit (LinearFit.state)")
-        params = np.array(init["params"], dtype=dtype)
+        copy_or_view = np.array if copy_params else np.asarray
+        params = copy_or_view(init["params"], dtype=dtype)
         if params.shape != (size,):
             raise ValueError(f"init holds {params.size} parameters, this model needs {size}")
     else:

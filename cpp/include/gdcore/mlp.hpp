@@ -461,7 +461,7 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
   MlpWorkspace<T> ws(shape, batch, ky);
   std::vector<T> grad(size);
   std::vector<std::int64_t> order(train);
-  EpochSnapshot<T> snapshot(size, 0, n_states);
+  EpochSnapshot<T> snapshot(size, 0, n_states, threads);
 
   auto record_path = [&] {
     result.path.insert(result.path.end(), state.params, state.params + size);
@@ -529,8 +529,7 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
       result.status = Status::bad_input;
       break;
     }
-    bool finite = !diverged;
-    for (std::size_t j = 0; finite && j < size; ++j) finite = std::isfinite(state.params[j]);
+    const bool finite = !diverged && first_nonfinite(state.params, size) == size;
     if (!finite) {
       if (!diverged) {
         result.bad_step = state.t - 1;

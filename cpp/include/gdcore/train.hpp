@@ -26,7 +26,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -592,36 +594,60 @@ void evaluate(const LinearData<T>& data, const Head& head, const TrainSettings& 
   }
 }
 
+namespace detail {
+template <class T>
+struct CopyBody {
+  const T* src;
+  T* dst;
+  GDCORE_INLINE void operator()(std::size_t begin, std::size_t end) const {
+    std::memcpy(dst + begin, src + begin, (end - begin) * sizeof(T));
+  }
+};
+}  // namespace detail
+
 // Everything an epoch's steps change, copied at its start: a divergence rolls back to it.
+// An MLP's parameters and Adam moments are megabytes, copied once per epoch: the copy is split
+// among the fit's threads, and the buffers are left uninitialized until the first copy so that
+// their pages are first touched (and zeroed by the kernel) by those threads, not by one.
 template <class T>
 class EpochSnapshot {
  public:
   // size: parameters (and averaged values); weights: l1_q's length; states: optimizer arrays.
-  EpochSnapshot(std::size_t size, std::size_t weights, std::size_t states)
-      : size_(size), weights_(weights), opt_(states) {}
+  EpochSnapshot(std::size_t size, std::size_t weights, std::size_t states, int threads = 1)
+      : size_(size), weights_(weights), threads_(threads), opt_(states) {}
 
   void take(const TrainState<T>& s) {
-    params_.assign(s.params, s.params + size_);
-    for (std::size_t i = 0; i < opt_.size(); ++i)
-      if (s.opt_state[i]) opt_[i].assign(s.opt_state[i], s.opt_state[i] + size_);
-    if (s.l1_q) l1_q_.assign(s.l1_q, s.l1_q + weights_);
-    if (s.averaged) averaged_.assign(s.averaged, s.averaged + size_);
+    copy_in(params_, s.params, size_);
+    for (std::size_t i = 0; i < opt_.size(); ++i) copy_in(opt_[i], s.opt_state[i], size_);
+    copy_in(l1_q_, s.l1_q, weights_);
+    copy_in(averaged_, s.averaged, size_);
     counters_ = s;
   }
 
   void restore(TrainState<T>& s) const {
-    std::copy(params_.begin(), params_.end(), s.params);
-    for (std::size_t i = 0; i < opt_.size(); ++i)
-      if (s.opt_state[i]) std::copy(opt_[i].begin(), opt_[i].end(), s.opt_state[i]);
-    if (s.l1_q) std::copy(l1_q_.begin(), l1_q_.end(), s.l1_q);
-    if (s.averaged) std::copy(averaged_.begin(), averaged_.end(), s.averaged);
+    copy_out(params_, s.params, size_);
+    for (std::size_t i = 0; i < opt_.size(); ++i) copy_out(opt_[i], s.opt_state[i], size_);
+    copy_out(l1_q_, s.l1_q, weights_);
+    copy_out(averaged_, s.averaged, size_);
     s = counters_;  // the counters (the pointers are the same)
   }
 
  private:
+  using Buffer = std::unique_ptr<T[]>;
+
+  void copy_in(Buffer& saved, const T* from, std::size_t n) const {
+    if (!from) return;
+    if (!saved) saved.reset(new T[n]);
+    parallel_for_dispatched(n, threads_, detail::CopyBody<T>{from, saved.get()});
+  }
+  void copy_out(const Buffer& saved, T* to, std::size_t n) const {
+    if (to && saved) parallel_for_dispatched(n, threads_, detail::CopyBody<T>{saved.get(), to});
+  }
+
   std::size_t size_, weights_;
-  std::vector<T> params_, l1_q_, averaged_;
-  std::vector<std::vector<T>> opt_;
+  int threads_;
+  Buffer params_, l1_q_, averaged_;
+  std::vector<Buffer> opt_;
   TrainState<T> counters_;
 };
 
@@ -825,8 +851,7 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
       result.status = Status::bad_input;
       break;
     }
-    bool finite = !diverged;
-    for (std::size_t j = 0; finite && j < size; ++j) finite = std::isfinite(state.params[j]);
+    const bool finite = !diverged && first_nonfinite(state.params, size) == size;
     if (!finite) {
       if (!diverged) {
         result.bad_step = state.t - 1;
