@@ -57,6 +57,8 @@ def budget(n):
 # -- the property -----------------------------------------------------------------------------
 
 DOCUMENTED_WARNINGS = (gdcore.DivergenceWarning, ConvergenceWarning, DataConversionWarning)
+# scikit-learn's own MLP warning, which the drop-in MLP estimators repeat word for word.
+DOCUMENTED_MESSAGES = ("Got `batch_size` less than 1 or larger than sample size",)
 REFUSALS = (ValueError, TypeError)
 
 
@@ -83,7 +85,8 @@ def attempt(fn, *args, **kwargs) -> Outcome:
             check_message(error)
             return Outcome(error=error, warned=[w.category for w in caught])
     conftest.FUZZ["accepted"] += 1
-    stray = [w for w in caught if not issubclass(w.category, DOCUMENTED_WARNINGS)]
+    stray = [w for w in caught if not issubclass(w.category, DOCUMENTED_WARNINGS)
+             and not str(w.message).startswith(DOCUMENTED_MESSAGES)]  # fmt: skip
     assert not stray, f"undocumented warning(s): {[f'{w.category.__name__}: {w.message}' for w in stray]}"
     return Outcome(value=value, warned=[w.category for w in caught])
 

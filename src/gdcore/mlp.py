@@ -27,6 +27,7 @@ from gdcore.train import (
     _initial_state,
     _optimizer,
     _schedule,
+    _signs,
     _split_rows,
 )
 
@@ -177,7 +178,7 @@ def fit_mlp(
         index, classes = _encode_targets(y, n, dtype, "classification", classes)
         if len(classes) == 2:
             task, outputs = "binary", 1
-            Y = np.where(index == 1, dtype.type(1), dtype.type(-1)).reshape(n, 1)
+            Y = _signs(index == 1, dtype).reshape(n, 1)
         else:
             task, outputs = "softmax", len(classes)
             Y = index.astype(dtype).reshape(n, 1)

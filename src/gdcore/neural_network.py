@@ -52,7 +52,7 @@ from gdcore.linear_model import (
     _seed,
 )
 from gdcore.mlp import ACTIVATIONS, layer_layout, unpack
-from gdcore.train import OPTIMIZERS, DivergenceWarning, _initial_state, _optimizer
+from gdcore.train import OPTIMIZERS, DivergenceWarning, _initial_state, _optimizer, _signs
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -375,7 +375,7 @@ class MLPClassifier(_ClassifierMixin, _BaseMLP, _Base):
                 f"The number of classes has to be greater than one; got 1 class ({classes[0]!r})"
             )
         if len(classes) == 2:
-            return classes, np.where(index == 1, 1.0, -1.0).astype(dtype).reshape(n, 1), "binary", 1
+            return classes, _signs(index == 1, dtype).reshape(n, 1), "binary", 1
         return classes, index.astype(dtype).reshape(n, 1), "softmax", len(classes)
 
     def fit(self, X, y):

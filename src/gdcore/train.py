@@ -201,6 +201,14 @@ def _encode_targets(y, n, dtype, task, classes=None):
     return index, classes
 
 
+def _signs(positive, dtype):
+    """+1 where positive, else -1, in dtype (np.where with two scalars runs ~8x slower)."""
+    out = positive.astype(dtype)
+    out *= 2
+    out -= 1
+    return out
+
+
 def _unique_labels(y):
     """np.unique(y, return_inverse=True), in O(n) for integer labels of a small range (the common
     case: a sort of the labels costs about as much as a training epoch)."""
@@ -364,7 +372,7 @@ def fit_linear(
         index, classes = _encode_targets(y, n, dtype, "classification", classes)
         if len(classes) == 2:
             task, heads = "binary", 1
-            Y = np.where(index == 1, dtype.type(1), dtype.type(-1)).reshape(n, 1)
+            Y = _signs(index == 1, dtype).reshape(n, 1)
         elif multiclass == "softmax":
             if loss != "log_loss":
                 raise ValueError("multiclass='softmax' needs loss='log_loss'")
@@ -372,7 +380,7 @@ def fit_linear(
             Y = index.astype(dtype).reshape(n, 1)
         else:
             task, heads = "ovr", len(classes)
-            Y = np.where(index[:, None] == np.arange(heads), 1.0, -1.0).astype(dtype)
+            Y = _signs(index[:, None] == np.arange(heads), dtype)
     else:
         Y, classes = _encode_targets(y, n, dtype, "regression")
         task, heads = "regression", Y.shape[1]
