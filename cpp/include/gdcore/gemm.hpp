@@ -438,16 +438,24 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
   }
 }
 
+// Element-wise work a caller runs on C right after the product (bias and activation, say):
+// each thread calls epilogue(i0, i1, j0, j1) on the region [i0, i1) x [j0, j1) of C it computed,
+// while that region is still in its cache, so the work is split like the product and needs no
+// parallel region of its own. The element-wise operations are the same for any split.
+struct NoEpilogue {
+  void operator()(std::size_t, std::size_t, std::size_t, std::size_t) const {}
+};
+
 // Multiply-adds below which a second thread does not pay (waking it costs 2-50 us).
 inline constexpr std::size_t kMinMultiplyAddsPerThread = std::size_t{1} << 20;
 
 // Split C into a grid of rows x cols thread regions: cut along whichever dimension wastes less
 // (edge tiles and repeated packing), with cuts on tile multiples.
-template <class K>
+template <class K, class Epilogue>
 void gemm_with(std::size_t m, std::size_t n, std::size_t k, typename K::value_type alpha,
                MatrixView<typename K::value_type> a, MatrixView<typename K::value_type> b,
                typename K::value_type beta, typename K::value_type* c, std::size_t ldc,
-               int threads) {
+               int threads, const Epilogue& epilogue) {
   constexpr std::size_t MR = K::mr, NR = K::nr;
   const std::size_t work = m * n * std::max<std::size_t>(k, 1);
   const std::size_t row_tiles = (m + MR - 1) / MR, col_tiles = (n + NR - 1) / NR;
@@ -456,6 +464,7 @@ void gemm_with(std::size_t m, std::size_t n, std::size_t k, typename K::value_ty
   team = std::min(team, row_tiles * col_tiles);
   if (team <= 1) {
     gemm_region<K>(m, n, k, alpha, a, b, beta, c, ldc);
+    epilogue(0, m, 0, n);
     return;
   }
   // Grid: the factorization team = grid_rows * grid_cols whose largest region (in whole tiles)
@@ -486,6 +495,7 @@ void gemm_with(std::size_t m, std::size_t n, std::size_t k, typename K::value_ty
         MatrixView<typename K::value_type> a_part{a.at(i0, 0), a.row_stride, a.col_stride};
         MatrixView<typename K::value_type> b_part{b.at(0, j0), b.row_stride, b.col_stride};
         gemm_region<K>(i1 - i0, j1 - j0, k, alpha, a_part, b_part, beta, c + i0 * ldc + j0, ldc);
+        epilogue(i0, i1, j0, j1);
       } catch (...) {
 #pragma omp critical(gdcore_gemm_error)
         if (!error) error = std::current_exception();
@@ -533,10 +543,11 @@ double fma_peak_probe(std::size_t iterations, T* sink) {
 //   op(A) = A (m x k, row stride lda >= k) or A^T (A stored k x m, lda >= m);
 //   op(B) = B (k x n, ldb >= n) or B^T (B stored n x k, ldb >= k); C is m x n, ldc >= n.
 // threads: 0 follows gdcore's default (resolve_threads); small products stay on one thread.
-template <class T>
+// epilogue: see NoEpilogue.
+template <class T, class Epilogue = gemm_detail::NoEpilogue>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc,
-          int threads = 0) {
+          int threads = 0, const Epilogue& epilogue = Epilogue{}) {
   using namespace gemm_detail;
   if (m == 0 || n == 0) return;
   const auto la = static_cast<std::ptrdiff_t>(lda), lb = static_cast<std::ptrdiff_t>(ldb);
@@ -550,25 +561,28 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
     // so it may follow n and m.
     case Isa::avx512:
       if (n <= static_cast<std::size_t>(Wide::width))
-        gemm_with<Avx512Kernel<Wide, 24, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+        gemm_with<Avx512Kernel<Wide, 24, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads,
+                                             epilogue);
       else if (m <= 64 && m % 8 == 0 && m % 12 != 0)
         // Few rows (an MLP's mini-batch): 8-row tiles cover m = 32 or 64 exactly where 12-row
         // tiles compute a padded edge tile and copy it out.
-        gemm_with<Avx512Kernel<Wide, 8, 2>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+        gemm_with<Avx512Kernel<Wide, 8, 2>>(m, n, k, alpha, av, bv, beta, c, ldc, threads,
+                                            epilogue);
       else
-        gemm_with<Avx512Kernel<Wide>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+        gemm_with<Avx512Kernel<Wide>>(m, n, k, alpha, av, bv, beta, c, ldc, threads, epilogue);
       return;
     case Isa::avx2:
       if (n <= static_cast<std::size_t>(Narrow::width))
-        gemm_with<Avx2Kernel<Narrow, 12, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+        gemm_with<Avx2Kernel<Narrow, 12, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads,
+                                             epilogue);
       else
-        gemm_with<Avx2Kernel<Narrow>>(m, n, k, alpha, av, bv, beta, c, ldc, threads);
+        gemm_with<Avx2Kernel<Narrow>>(m, n, k, alpha, av, bv, beta, c, ldc, threads, epilogue);
       return;
     default: break;
   }
 #endif
   gemm_with<BaselineKernel<T, 4, 16 / sizeof(T) * 2>>(m, n, k, alpha, av, bv, beta, c, ldc,
-                                                       threads);
+                                                       threads, epilogue);
 }
 
 }  // namespace gdcore
