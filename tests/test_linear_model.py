@@ -380,6 +380,8 @@ def test_softmax_probabilities():
          r"NaN \(first in row 7\)"),
         (lambda X, y: SGDClassifier().fit(np.where(np.arange(40)[:, None] == 3, np.inf, X), y),
          r"infinity \(first in row 3\)"),
+        (lambda X, y: SGDClassifier().fit(np.asfortranarray(np.where(np.arange(40)[:, None] == 9, -np.inf, X)), y),
+         r"infinity \(first in row 9\)"),  # not C-contiguous: NumPy's scan instead of the core's
         (lambda X, y: SGDRegressor().fit(X, np.where(np.arange(40) == 5, np.nan, 1.0)),
          r"y contains NaN \(first in row 5\)"),
         (lambda X, y: SGDClassifier().fit(X[:, 0], y), "Reshape your data"),

@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 
+from gdcore import _core
 from gdcore import _validate as check
 from gdcore.train import (
     CLASSIFICATION_LOSSES,
@@ -197,9 +198,13 @@ def _as_2d(X, name="X"):
         raise ValueError(
             f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
         )
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        row = int(np.argmax(bad.any(axis=1)))
+    if arr.flags.c_contiguous and arr.dtype.isnative:  # the core's scan: no n x d mask
+        first = _core.first_nonfinite(arr.reshape(-1))
+        row = first // arr.shape[1] if first < arr.size else -1
+    else:
+        bad = ~np.isfinite(arr).all(axis=1)
+        row = int(np.argmax(bad)) if bad.any() else -1
+    if row >= 0:
         what = "NaN" if np.isnan(arr[row]).any() else "infinity"
         raise ValueError(f"Input {name} contains {what} (first in row {row}); remove or impute it")
     return arr

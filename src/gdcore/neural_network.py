@@ -210,7 +210,8 @@ class _BaseMLP:
             if raw.get("interrupt") is not None:
                 self._store(best_params if early and best_params is not None else None)
                 raise raw["interrupt"]
-            if raw["status"] == "diverged":
+            # bad_input: X was checked finite above, so a first-layer product overflowed
+            if raw["status"] in ("diverged", "bad_input"):
                 self._store(best_params if early and best_params is not None else None)
                 warnings.warn(
                     f"training diverged at update {raw['bad_step']} (learning rate "
