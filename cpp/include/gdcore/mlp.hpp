@@ -279,17 +279,20 @@ struct AddScaledBody {
 // up to `rows` rows, and the gathered targets.
 template <class T>
 struct MlpWorkspace {
-  std::vector<std::vector<T>> acts;  // acts[l]: rows x n_l (acts[0]: the gathered inputs)
-  std::vector<T> delta, delta_prev, targets, row_loss;
+  // Every value is written before it is read (products overwrite, the gathers and the loss fill
+  // what they use), so the buffers are not zeroed: at batch 512 zeroing them took ~0.3 ms of
+  // every fit on one thread, and acts[0] is not even touched when the rows are read in place.
+  std::vector<UninitializedBuffer<T>> acts;  // acts[l]: rows x n_l (acts[0]: gathered inputs)
+  UninitializedBuffer<T> delta, delta_prev, targets, row_loss;
   std::size_t rows = 0;
 
   MlpWorkspace(const MlpShape& shape, std::size_t max_rows, std::size_t ky) : rows(max_rows) {
     acts.resize(shape.layers() + 1);
-    for (std::size_t l = 0; l <= shape.layers(); ++l) acts[l].assign(max_rows * shape.sizes[l], T(0));
-    delta.assign(max_rows * shape.widest(), T(0));
-    delta_prev.assign(max_rows * shape.widest(), T(0));
-    targets.assign(max_rows * ky, T(0));
-    row_loss.assign(max_rows, T(0));
+    for (std::size_t l = 0; l <= shape.layers(); ++l) acts[l].reset(max_rows * shape.sizes[l]);
+    delta.reset(max_rows * shape.widest());
+    delta_prev.reset(max_rows * shape.widest());
+    targets.reset(max_rows * ky);
+    row_loss.reset(max_rows);
   }
 };
 
@@ -497,7 +500,7 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
   const int threads = resolve_threads(s.threads);
 
   MlpWorkspace<T> ws(shape, batch, ky);
-  std::vector<T> grad(size);
+  UninitializedBuffer<T> grad(size);  // every step's mlp_gradient writes all of it
   std::vector<std::int64_t> order(train);
   EpochSnapshot<T> snapshot(size, 0, n_states, threads);
 

@@ -594,6 +594,28 @@ void evaluate(const LinearData<T>& data, const Head& head, const TrainSettings& 
   }
 }
 
+// n values left uninitialized (std::vector would zero them, one thread touching every page), for
+// buffers that are written before they are read.
+template <class T>
+class UninitializedBuffer {
+ public:
+  UninitializedBuffer() = default;
+  explicit UninitializedBuffer(std::size_t n) { reset(n); }
+  void reset(std::size_t n) {
+    data_.reset(n ? new T[n] : nullptr);
+    size_ = n;
+  }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  T& operator[](std::size_t i) { return data_[i]; }
+  const T& operator[](std::size_t i) const { return data_[i]; }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<T[]> data_;
+  std::size_t size_ = 0;
+};
+
 namespace detail {
 template <class T>
 struct CopyBody {
