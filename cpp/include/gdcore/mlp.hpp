@@ -590,14 +590,8 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
     if (!valid.empty()) {
       mlp_evaluate(shape, X, Y, ky, valid, state.params, threads, &vloss, &vscore,
                    check_inputs ? &nonfinite_input : nullptr);
-      if (nonfinite_input) {  // a validation row of X is not finite: undo the epoch
-        snapshot.restore(state);
-        result.epochs -= 1;
-        result.loss.pop_back();
-        result.lr.pop_back();
-        result.bad_step = state.t;
-        result.bad_lr = lr;
-        result.status = Status::bad_input;
+      if (nonfinite_input) {  // a validation row of X is not finite
+        undo_epoch_for_bad_input(snapshot, state, result, lr);
         break;
       }
       result.val_loss.push_back(vloss);

@@ -729,6 +729,21 @@ class EpochSnapshot {
   TrainState<T> counters_;
 };
 
+// The first epoch found a validation row of X that is not finite, after the epoch was counted:
+// the state goes back to the epoch's start, its history entries are removed, and the fit ends as
+// bad_input (the caller names the row).
+template <class T>
+void undo_epoch_for_bad_input(const EpochSnapshot<T>& snapshot, TrainState<T>& state,
+                              TrainResult& result, double lr) {
+  snapshot.restore(state);
+  result.epochs -= 1;
+  result.loss.pop_back();
+  result.lr.pop_back();
+  result.bad_step = state.t;
+  result.bad_lr = lr;
+  result.status = Status::bad_input;
+}
+
 // Poll is called between steps about every 50 ms; returning true stops the fit (Ctrl-C).
 using Poll = std::function<bool()>;
 
@@ -954,14 +969,8 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
     if (!valid.empty()) {
       evaluate(data, head, s, state.params, valid, &vloss, &vscore,
                check_inputs ? &nonfinite_input : nullptr);
-      if (nonfinite_input) {  // a validation row of X is not finite: undo the epoch
-        snapshot.restore(state);
-        result.epochs -= 1;
-        result.loss.pop_back();
-        result.lr.pop_back();
-        result.bad_step = state.t;
-        result.bad_lr = lr;
-        result.status = Status::bad_input;
+      if (nonfinite_input) {  // a validation row of X is not finite
+        undo_epoch_for_bad_input(snapshot, state, result, lr);
         break;
       }
       result.val_loss.push_back(vloss);
