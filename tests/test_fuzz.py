@@ -258,19 +258,6 @@ STEPS = {
 
 
 @st.composite
-def step_options(draw, spec):
-    options = {}
-    for name, bounds in spec.items():
-        if not draw(st.integers(0, 2)):
-            continue  # the default
-        if bounds is None:
-            options[name] = draw(st.one_of(st.booleans(), extreme()))
-        else:
-            options[name] = draw(plausible(*bounds))
-    return options
-
-
-@st.composite
 def step_options(draw, spec, case):
     options = {}
     for name, bounds in spec.items():
