@@ -561,23 +561,10 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
         break;
       }
     }
-    if (interrupted) {
-      result.status = Status::interrupted;
-      break;
-    }
-    if (nonfinite_input) {
-      snapshot.restore(state);
-      result.status = Status::bad_input;
-      break;
-    }
-    const bool finite = !diverged && first_nonfinite(state.params, size) == size;
-    if (!finite) {
-      if (!diverged) {
-        result.bad_step = state.t - 1;
-        result.bad_lr = lr;
-      }
-      snapshot.restore(state);
-      result.status = Status::diverged;
+    const Status outcome =
+        epoch_outcome(interrupted, nonfinite_input, diverged, snapshot, state, size, lr, result);
+    if (outcome != Status::max_epochs) {
+      result.status = outcome;
       break;
     }
 

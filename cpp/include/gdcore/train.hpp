@@ -729,6 +729,29 @@ class EpochSnapshot {
   TrainState<T> counters_;
 };
 
+// After an epoch's steps: the status that ends the fit there, or max_epochs to go on.
+// interrupted keeps the last completed step; bad_input (a row of X not finite) and diverged (a
+// loss or a parameter not finite) roll back to the epoch's start.
+template <class T>
+Status epoch_outcome(bool interrupted, bool nonfinite_input, bool diverged,
+                     const EpochSnapshot<T>& snapshot, TrainState<T>& state, std::size_t size,
+                     double lr, TrainResult& result) {
+  if (interrupted) return Status::interrupted;
+  if (nonfinite_input) {
+    snapshot.restore(state);
+    return Status::bad_input;
+  }
+  if (diverged || first_nonfinite(state.params, size) != size) {
+    if (!diverged) {  // the steps' losses were finite: the last update made a parameter infinite
+      result.bad_step = state.t - 1;
+      result.bad_lr = lr;
+    }
+    snapshot.restore(state);
+    return Status::diverged;
+  }
+  return Status::max_epochs;
+}
+
 // The first epoch found a validation row of X that is not finite, after the epoch was counted:
 // the state goes back to the epoch's start, its history entries are removed, and the fit ends as
 // bad_input (the caller names the row).
@@ -935,23 +958,10 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
         break;
       }
     }
-    if (interrupted) {
-      result.status = Status::interrupted;
-      break;
-    }
-    if (nonfinite_input) {
-      snapshot.restore(state);
-      result.status = Status::bad_input;
-      break;
-    }
-    const bool finite = !diverged && first_nonfinite(state.params, size) == size;
-    if (!finite) {
-      if (!diverged) {
-        result.bad_step = state.t - 1;
-        result.bad_lr = lr;
-      }
-      snapshot.restore(state);
-      result.status = Status::diverged;
+    const Status outcome =
+        epoch_outcome(interrupted, nonfinite_input, diverged, snapshot, state, size, lr, result);
+    if (outcome != Status::max_epochs) {
+      result.status = outcome;
       break;
     }
 
