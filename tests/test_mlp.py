@@ -1,6 +1,8 @@
 """Multilayer perceptrons: kernels against finite differences and the NumPy twin, whole fits
 against the twin's trajectory, PyTorch as an outside oracle, and the loop's behaviour."""
 
+import signal
+
 import numpy as np
 import pytest
 from conftest import assert_mirrors, interrupt_after
@@ -361,3 +363,40 @@ def test_matches_torch_after_100_adam_steps(torch, activation):
          for m in model if isinstance(m, torch.nn.Linear)]
     )  # fmt: skip
     np.testing.assert_allclose(fit.state["params"], torch_params, rtol=0, atol=2e-4)
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
+def test_a_fit_run_by_a_signal_handler_during_a_fit_changes_neither():
+    # The loops keep their epoch-snapshot buffers per thread between fits (train.hpp,
+    # EpochSnapshot). A Python signal handler runs inside a fit's Ctrl-C poll, on the same thread,
+    # and may itself fit: each fit must keep buffers of its own and end exactly as alone.
+    # The outer fit diverges in its 16th epoch (the learning rate jumps 1e12-fold), so its result
+    # is the snapshot taken at that epoch's start, after the handler's fit has come and gone.
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(3000, 40)), rng.integers(0, 3, size=3000)
+    Xs, ys = rng.normal(size=(200, 5)), rng.normal(size=200)
+    steps_per_epoch = 3000 // 16 + 1
+    jump = gdcore.schedules.StepLR(0.01, step_size=15 * steps_per_epoch, gamma=1e12)
+    outer_kw = dict(hidden_layer_sizes=(256,), batch_size=16, max_epochs=20, tol=None,
+                    num_threads=1, optimizer="sgd", schedule=jump, on_divergence="warn")  # fmt: skip
+    inner_kw = dict(hidden_layer_sizes=(8,), batch_size=8, max_epochs=3, tol=None, num_threads=1)
+    with pytest.warns(gdcore.DivergenceWarning):
+        alone_outer = fit_mlp(X, y, **outer_kw)
+    assert alone_outer.history.status == "diverged" and alone_outer.history.epochs == 15
+    alone_inner = fit_mlp(Xs, ys, **inner_kw)
+    inner = {}
+
+    def handler(signum, frame):
+        inner["fit"] = fit_mlp(Xs, ys, **inner_kw)
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.02)  # the fit takes ~0.2 s and polls every 50 ms
+    try:
+        with pytest.warns(gdcore.DivergenceWarning):
+            outer = fit_mlp(X, y, **outer_kw)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert "fit" in inner, "the handler did not run during the outer fit; make the fit longer"
+    np.testing.assert_array_equal(outer.state["params"], alone_outer.state["params"])
+    np.testing.assert_array_equal(inner["fit"].state["params"], alone_inner.state["params"])
