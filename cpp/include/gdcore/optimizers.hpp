@@ -313,6 +313,11 @@ void rmsprop_step(T* param, const T* grad, T* square_avg, T* grad_avg, T* moment
 //   v = beta2 v + (1 - beta2) d²
 //   v̂ = max(v̂, v) (amsgrad) else v̂ = v
 //   p = p - (lr / (1 - beta1^t)) m / (√v̂ / √(1 - beta2^t) + eps)
+// The division by √(1 - beta2^t) is a multiplication by its reciprocal (rounded once, from double):
+// the square root and the division by the denominator then remain the only operations per element
+// that wait on the divider, which bounds this loop (one division fewer is ~30% faster). PyTorch
+// divides; the two agree to an ulp of the denominator, within what its own fused multiply-adds
+// already differ by.
 
 struct AdamConfig {
   double lr = 1e-3;
@@ -333,7 +338,7 @@ struct AdamBody {
   T* exp_avg;
   T* exp_avg_sq;
   T* max_exp_avg_sq;
-  T sign, weight_decay, decay_factor, w, one_minus_w, beta2, one_minus_beta2, bias2_sqrt, eps,
+  T sign, weight_decay, decay_factor, w, one_minus_w, beta2, one_minus_beta2, inv_bias2_sqrt, eps,
       neg_step_size;
 
   GDCORE_INLINE void operator()(std::size_t begin, std::size_t end) const {
@@ -358,7 +363,7 @@ struct AdamBody {
         vhat = old > v ? old : v;
         vmax[i] = vhat;
       }
-      const T denom = std::sqrt(vhat) / bias2_sqrt + eps;
+      const T denom = std::sqrt(vhat) * inv_bias2_sqrt + eps;
       ps[i] = x + (neg_step_size * m) / denom;
     }
   }
@@ -389,7 +394,7 @@ void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_av
                                              T(1) - w,
                                              T(c.beta2),
                                              T(1.0 - c.beta2),
-                                             T(std::pow(bias2, 0.5)),
+                                             T(1.0 / std::sqrt(bias2)),
                                              T(c.eps),
                                              T(-(c.lr / bias1))};
     parallel_for_dispatched(n, threads, body);
@@ -469,6 +474,7 @@ void adamax_step(T* param, const T* grad, T* exp_avg, T* exp_inf, std::size_t n,
 //   μ_t = beta1 (1 - ½ 0.96^(t ψ)),  μ_{t+1} likewise,  Π_t = Π_{t-1} μ_t   (ψ = momentum_decay)
 //   m = lerp(m, d, 1 - beta1);  v = beta2 v + (1 - beta2) d²
 //   r = √(v / (1 - beta2^t)) + eps
+// with, as in Adam, the division by 1 - beta2^t a multiplication by its reciprocal.
 //   p = p - lr (1 - μ_t) / (1 - Π_t) d / r - lr μ_{t+1} / (1 - Π_t μ_{t+1}) m / r
 
 struct NadamConfig {
@@ -489,7 +495,7 @@ struct NadamBody {
   const T* g;
   T* exp_avg;
   T* exp_avg_sq;
-  T sign, weight_decay, decay_factor, w, one_minus_w, beta2, one_minus_beta2, bias2, eps,
+  T sign, weight_decay, decay_factor, w, one_minus_w, beta2, one_minus_beta2, inv_bias2, eps,
       grad_coef, avg_coef;
 
   GDCORE_INLINE void operator()(std::size_t begin, std::size_t end) const {
@@ -507,7 +513,7 @@ struct NadamBody {
       const T v = vs[i] * beta2 + (one_minus_beta2 * d) * d;
       ms[i] = m;
       vs[i] = v;
-      const T r = std::sqrt(v / bias2) + eps;
+      const T r = std::sqrt(v * inv_bias2) + eps;
       x = x + (grad_coef * d) / r;
       ps[i] = x + (avg_coef * m) / r;
     }
@@ -543,7 +549,7 @@ double nadam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::size_
                                               T(1) - w,
                                               T(c.beta2),
                                               T(1.0 - c.beta2),
-                                              T(bias2),
+                                              T(1.0 / bias2),
                                               T(c.eps),
                                               T(grad_coef),
                                               T(avg_coef)};

@@ -10,6 +10,8 @@ then rounded to the parameter's dtype.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -126,7 +128,7 @@ def adam_step(
         vhat = max_exp_avg_sq
     else:
         vhat = exp_avg_sq
-    denom = np.sqrt(vhat) / T(bias2**0.5) + T(eps)
+    denom = np.sqrt(vhat) * T(1.0 / math.sqrt(bias2)) + T(eps)
     param[...] = x + (T(-(lr / bias1)) * exp_avg) / denom
 
 
@@ -181,7 +183,7 @@ def nadam_step(
     x = param * T(1.0 - lr * weight_decay) if decoupled else param
     exp_avg[...] = _lerp(exp_avg, d, T(1.0 - beta1), T(1))
     exp_avg_sq[...] = exp_avg_sq * T(beta2) + (T(1.0 - beta2) * d) * d
-    r = np.sqrt(exp_avg_sq / T(bias2)) + T(eps)
+    r = np.sqrt(exp_avg_sq * T(1.0 / bias2)) + T(eps)
     x = x + (T(-lr * (1.0 - mu) / (1.0 - mu_product)) * d) / r
     param[...] = x + (T((-lr * mu_next) / (1.0 - mu_product_next)) * exp_avg) / r
     return mu_product
