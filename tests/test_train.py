@@ -151,6 +151,24 @@ def test_stochastic_sgd_matches_twin_bitwise(case, dtype):
     assert core.history.loss == twin.history.loss
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stochastic_log_loss_defers_its_values_exactly(dtype):
+    # Stochastic log-loss steps check that z is finite and leave the loss value for later, 16
+    # rows at a time (StochasticSgdStep::deferred): the epoch's loss must still count every row
+    # once, with its weight, including the rows after the last full block of 16 (83 = 5 x 16 + 3).
+    X, y = _problem("log_loss", n=83, d=13, classes=2)
+    w = np.random.default_rng(4).uniform(0.1, 2.0, len(y))
+    kw = dict(loss="log_loss", optimizer="sgd", lr=0.05, batch_size=1, max_epochs=4, tol=None,
+              random_state=5, penalty="l2", alpha=1e-3, sample_weight=w)  # fmt: skip
+    core = train.fit_linear(X.astype(dtype), y, **kw)
+    twin = ref_train.fit_linear(X.astype(dtype), y, **kw)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(core.history.loss, twin.history.loss, rtol=rtol)
+    # the tolerance would notice a dropped row: the twin without the last row's weight differs
+    dropped = ref_train.fit_linear(X.astype(dtype), y, **{**kw, "sample_weight": np.r_[w[:-1], 0]})
+    assert not np.allclose(dropped.history.loss[:1], twin.history.loss[:1], rtol=rtol, atol=0)
+
+
 def test_threads_split_batches_deterministically():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3000, 70))

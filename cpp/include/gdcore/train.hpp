@@ -31,6 +31,7 @@
 #include <memory>
 #include <limits>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "hardware.hpp"
@@ -367,6 +368,15 @@ struct BatchBody {
   }
 };
 
+// Whether a head's loss value may be computed after the step (see LogLoss::kDeferrableLoss).
+template <class Head, class = void>
+struct DeferrableLoss : std::false_type {};
+template <class Head>
+struct DeferrableLoss<
+    Head, std::void_t<decltype(std::decay_t<decltype(std::declval<Head>().loss)>::kDeferrableLoss)>>
+    : std::bool_constant<Head::kScalar &&
+                         std::decay_t<decltype(std::declval<Head>().loss)>::kDeferrableLoss> {};
+
 // One stochastic step of plain SGD (no momentum) without a gradient buffer: the row's loss and
 // derivatives first, then, if the loss is finite, every parameter in one pass:
 //   g = 0 + d x_j (+ l2 p),  d' = ±g (+ weight_decay p),  p = p + (-lr) d'
@@ -385,6 +395,11 @@ struct StochasticSgdStep {
   double* loss;  // the row's weighted loss; the parameters stay as they were when not finite
   bool check_inputs;
   bool* nonfinite_input;  // set when check_inputs and a prediction is not finite
+  // With one head whose loss is deferrable: when not null and the loss is finite, the row's
+  // prediction, target and weight go to deferred[0..2] and *was_deferred is set, instead of its
+  // loss to *loss (then 0), for the caller to compute the weighted loss later: the same value.
+  T* deferred;
+  bool* was_deferred;
   GDCORE_INLINE void operator()(std::size_t r, std::size_t) const {
     const std::size_t d = data->d, k = heads;
     prefetch_row(data->X, d, order, order_size, r);
@@ -401,9 +416,23 @@ struct StochasticSgdStep {
           return;
         }
     }
-    const T row_loss = head->eval(p, data->Y + row * data->ky, k, dk);
-    *loss = static_cast<double>(weight * row_loss);
-    if (!std::isfinite(*loss)) return;
+    bool deferred_row = false;
+    if constexpr (DeferrableLoss<Head>::value) {
+      const T y = data->Y[row * data->ky];
+      if (deferred && k == 1 && head->loss.loss_finite(p[0], y) && std::isfinite(weight)) {
+        dk[0] = head->loss.dloss(p[0], y);
+        deferred[0] = p[0];
+        deferred[1] = y;
+        deferred[2] = weight;
+        *loss = 0.0;
+        *was_deferred = deferred_row = true;
+      }
+    }
+    if (!deferred_row) {
+      const T row_loss = head->eval(p, data->Y + row * data->ky, k, dk);
+      *loss = static_cast<double>(weight * row_loss);
+      if (!std::isfinite(*loss)) return;
+    }
     for (std::size_t h = 0; h < k; ++h) {
       T* __restrict w = params + h * d;
       const T a = weight * dk[h];
@@ -876,6 +905,29 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
   PollTimer poll_timer(poll, 4096);
   double lr = opt.lr();
 
+  // Stochastic log-loss steps leave their loss value for later (StochasticSgdStep::deferred):
+  // kBlockRows rows at a time, in one vector loop, added to the epoch's sum in row order, so the
+  // sum is the same as added step by step.
+  constexpr bool kDefer = detail::DeferrableLoss<Head>::value;
+  T deferred[3 * detail::kBlockRows];  // prediction, target, weight per row
+  std::size_t pending = 0;
+  double loss_sum = 0.0;
+  const auto add_deferred = [&] {
+    if constexpr (kDefer) {
+      T values[detail::kBlockRows];
+      if (pending == detail::kBlockRows) {
+#pragma omp simd
+        for (std::size_t i = 0; i < detail::kBlockRows; ++i)
+          values[i] = deferred[3 * i + 2] * head.loss.loss(deferred[3 * i], deferred[3 * i + 1]);
+      } else {
+        for (std::size_t i = 0; i < pending; ++i)
+          values[i] = deferred[3 * i + 2] * head.loss.loss(deferred[3 * i], deferred[3 * i + 1]);
+      }
+      for (std::size_t i = 0; i < pending; ++i) loss_sum += static_cast<double>(values[i]);
+    }
+    pending = 0;
+  };
+
   for (std::int64_t e = 0; e < s.max_epochs; ++e) {
     snapshot.take(state);
 
@@ -884,7 +936,7 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
       SplitMix64 rng = epoch_stream(s.seed, static_cast<std::uint64_t>(state.epoch));
       gdcore::shuffle(order.data(), order.size(), rng);
     }
-    double loss_sum = 0.0;
+    loss_sum = 0.0;
     bool diverged = false, interrupted = false;
     // The first epoch of a fit checks X as it goes: with finite parameters, a prediction is not
     // finite only when its row holds NaN or infinity (or overflows); then the fit stops
@@ -898,13 +950,17 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
       const double next_lr = schedule.lr(state.t);
       const bool stochastic = fused_sgd && end - begin == 1;
       double step_loss = 0.0;
+      bool step_deferred = false;
       if (stochastic) {  // loss, and the update when the loss is finite, in one pass
         run_dispatched(detail::StochasticSgdStep<T, Head>{&data, &head, state.params, order.data(),
                                                           prefetch_size, k, T(l2_alpha),
                                                           T(opt.sgd.maximize ? -1 : 1),
                                                           T(opt.sgd.weight_decay), T(-next_lr),
                                                           s.fit_intercept, &step_loss,
-                                                          check_inputs, &nonfinite_input},
+                                                          check_inputs, &nonfinite_input,
+                                                          kDefer && k == 1 ? deferred + 3 * pending
+                                                                           : nullptr,
+                                                          &step_deferred},
                        begin, end);
       } else {
         step_loss = batch_gradient(data, head, state.params, order.data(), prefetch_size, begin,
@@ -922,7 +978,12 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
         result.bad_lr = lr;
         break;
       }
-      loss_sum += step_loss;
+      if (step_deferred) {
+        if (++pending == detail::kBlockRows) add_deferred();
+      } else {
+        add_deferred();
+        loss_sum += step_loss;
+      }
       lr = next_lr;
       opt.set_lr(lr);
       state.opt_step += 1;
@@ -964,6 +1025,7 @@ TrainResult train_linear(const LinearData<T>& data, const std::vector<std::int64
         break;
       }
     }
+    add_deferred();
     const Status outcome =
         epoch_outcome(interrupted, nonfinite_input, diverged, snapshot, state, size, lr, result);
     if (outcome != Status::max_epochs) {
