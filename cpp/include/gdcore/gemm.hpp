@@ -145,9 +145,10 @@ struct BaselineKernel {
   using value_type = T;
   static constexpr std::size_t mr = MR;
   static constexpr std::size_t nr = NR;
+  static constexpr bool in_place_a = false;  // always packed (lda is 0)
   static void micro(std::size_t kc, const T* __restrict a, const T* __restrict b,
                     std::size_t ldb, T* __restrict c, std::size_t ldc, T alpha, T beta,
-                    Update mode) {
+                    Update mode, std::size_t /*lda*/ = 0) {
     T acc[MR][NR] = {};
     for (std::size_t p = 0; p < kc; ++p) {
       for (int i = 0; i < MR; ++i) {
@@ -228,7 +229,8 @@ struct Avx512Double {
 };
 
 // The register-tiled micro-kernel: an MR x (NV * width) block of C held in MR * NV registers,
-// one broadcast of a and NV loads of b per k. Written once and compiled per instruction set
+// one broadcast of a and NV loads of b per k. a is a packed panel (MR values per k) when lda is
+// 0, else MR rows of A read in place, row i at a + i * lda. Written once and compiled per instruction set
 // (intrinsics need the caller's target, so the body is stamped out by a macro, not inlined).
 // The multiply-add of the micro-kernel; see "Why FMA" at the top.
 #ifndef GDCORE_GEMM_MADD
@@ -239,12 +241,24 @@ struct Avx512Double {
   TARGET void NAME(std::size_t kc, const typename V::T* __restrict a,                              \
                    const typename V::T* __restrict b, std::size_t ldb,                             \
                    typename V::T* __restrict c, std::size_t ldc, typename V::T alpha,              \
-                   typename V::T beta, Update mode) {                                              \
+                   typename V::T beta, Update mode, std::size_t lda) {                             \
     using reg = typename V::reg;                                                                   \
     constexpr int W = V::width;                                                                    \
     reg acc[MR][NV];                                                                               \
     _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i)                                          \
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();                \
+    if (lda != 0) {                                                                                \
+      for (std::size_t p = 0; p < kc; ++p) {                                                       \
+        reg bv[NV];                                                                                \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);           \
+        _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i) {                                    \
+          const reg ai = V::set1(a[i * lda + p]);                                                  \
+          _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] =                         \
+              GDCORE_GEMM_MADD(ai, bv[v], acc[i][v]);                                              \
+        }                                                                                          \
+        b += ldb;                                                                                  \
+      }                                                                                            \
+    } else                                                                                         \
     for (std::size_t p = 0; p < kc; ++p) {                                                         \
       reg bv[NV];                                                                                  \
       _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);             \
@@ -285,10 +299,11 @@ struct Avx2Kernel {
   using value_type = typename V::T;
   static constexpr std::size_t mr = MR;
   static constexpr std::size_t nr = NV * V::width;
+  static constexpr bool in_place_a = true;
   static void micro(std::size_t kc, const value_type* a, const value_type* b, std::size_t ldb,
                     value_type* c, std::size_t ldc, value_type alpha, value_type beta,
-                    Update mode) {
-    micro_avx2<V, MR, NV>(kc, a, b, ldb, c, ldc, alpha, beta, mode);
+                    Update mode, std::size_t lda = 0) {
+    micro_avx2<V, MR, NV>(kc, a, b, ldb, c, ldc, alpha, beta, mode, lda);
   }
 };
 
@@ -300,10 +315,11 @@ struct Avx512Kernel {
   using value_type = typename V::T;
   static constexpr std::size_t mr = MR;
   static constexpr std::size_t nr = NV * V::width;
+  static constexpr bool in_place_a = true;
   static void micro(std::size_t kc, const value_type* a, const value_type* b, std::size_t ldb,
                     value_type* c, std::size_t ldc, value_type alpha, value_type beta,
-                    Update mode) {
-    micro_avx512<V, MR, NV>(kc, a, b, ldb, c, ldc, alpha, beta, mode);
+                    Update mode, std::size_t lda = 0) {
+    micro_avx512<V, MR, NV>(kc, a, b, ldb, c, ldc, alpha, beta, mode, lda);
   }
 };
 #endif  // GDCORE_X86
@@ -392,6 +408,13 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
   // 136-140); at m = 64-128 per panel 153-173 vs 143-160 in place.
   const bool b_by_panel = m <= MC && b.col_stride == 1;
   const bool b_in_place = b_by_panel && m <= 4 * MR;
+  // op(A) with unit column stride (A itself, row-major: an MLP's activations or deltas) is read
+  // where it is by every full tile, MR rows at row stride a.row_stride, and only an edge tile of
+  // fewer rows is packed (zero padded). The micro-kernel's arithmetic is the same either way.
+  // Packing A cost each thread a copy of the whole A block for its share of the columns: MLP
+  // products (bench_gemm's shapes, runs alternated) took 2-3% less time in place at 1 thread
+  // and 3-7% at 2, and whole MLP epochs at batch 128 ran 2-4% faster.
+  const bool a_in_place = K::in_place_a && a.col_stride == 1;
   T* packed_b = pack_buffer<T>(1).get(b_by_panel ? KC * NR : KC * NC);
   alignas(64) T edge[MR * NR];
   for (std::size_t jc = 0; jc < n; jc += NC) {
@@ -407,8 +430,9 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
       for (std::size_t ic = 0; ic < m; ic += MC) {
         const std::size_t mc = std::min(MC, m - ic);
         for (std::size_t ir = 0; ir < mc; ir += MR)
-          pack_panel<MR>(std::min(MR, mc - ir), kc, a.at(ic + ir, pc), a.row_stride, a.col_stride,
-                         packed_a + ir * kc);
+          if (!a_in_place || mc - ir < MR)
+            pack_panel<MR>(std::min(MR, mc - ir), kc, a.at(ic + ir, pc), a.row_stride,
+                           a.col_stride, packed_a + ir * kc);
         for (std::size_t jr = 0; jr < nc; jr += NR) {
           const std::size_t cols = std::min(NR, nc - jr);
           const T* panel = packed_b + jr * kc;
@@ -423,10 +447,13 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
           for (std::size_t ir = 0; ir < mc; ir += MR) {
             const std::size_t rows = std::min(MR, mc - ir);
             T* tile = c + (ic + ir) * ldc + jc + jr;
+            const bool in_place = a_in_place && rows == MR;
+            const T* tile_a = in_place ? a.at(ic + ir, pc) : packed_a + ir * kc;
+            const std::size_t lda = in_place ? static_cast<std::size_t>(a.row_stride) : 0;
             if (rows == MR && cols == NR) {
-              K::micro(kc, packed_a + ir * kc, panel, ldb, tile, ldc, alpha, beta, mode);
+              K::micro(kc, tile_a, panel, ldb, tile, ldc, alpha, beta, mode, lda);
             } else {
-              K::micro(kc, packed_a + ir * kc, panel, ldb, edge, NR, T(1), T(0), Update::overwrite);
+              K::micro(kc, tile_a, panel, ldb, edge, NR, T(1), T(0), Update::overwrite, lda);
               for (std::size_t i = 0; i < rows; ++i)
                 for (std::size_t j = 0; j < cols; ++j)
                   tile[i * ldc + j] = update_one(mode, edge[i * NR + j], tile[i * ldc + j], alpha, beta);
