@@ -158,6 +158,19 @@ def test_few_rows_give_the_bits_of_many_rows(dtype, trans_b):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m", [29, 32, 100])
+def test_a_read_in_place_gives_the_bits_of_packed_a(dtype, m):
+    # op(A) = A (unit column stride) is read where it is by full tiles; op(A) = (A^T)^T is packed
+    # first. Same tiles, same operations: the same bits, with edge tiles (29, 100) and without.
+    rng = np.random.default_rng(12)
+    a, b, c = random_problem(rng, m, 70, 300, dtype, False, False)
+    args = dict(alpha=0.5, beta=0.25, num_threads=1)
+    in_place = linalg.gemm(a, b, c.copy(), **args)
+    packed = linalg.gemm(np.ascontiguousarray(a.T), b, c.copy(), trans_a=True, **args)
+    assert np.array_equal(in_place, packed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_simd_paths_agree_within_bound(dtype):
     best = _core.detected_simd_path()
     paths = ["baseline", "avx2", "avx512"]
