@@ -381,11 +381,14 @@ void scale_region(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
   }
 }
 
-// The blocked product on one region of C, run by one thread.
-template <class K>
+// The blocked product on one region of C, run by one thread. Each block of C (MC rows by NC
+// columns) is final after the last KC pass over it; the thread then calls epilogue on it at once,
+// in the whole C's coordinates (this region starts at row i0, column j0).
+template <class K, class Epilogue>
 void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_type alpha,
                  MatrixView<typename K::value_type> a, MatrixView<typename K::value_type> b,
-                 typename K::value_type beta, typename K::value_type* c, std::size_t ldc) {
+                 typename K::value_type beta, typename K::value_type* c, std::size_t ldc,
+                 const Epilogue& epilogue, std::size_t i0, std::size_t j0) {
   using T = typename K::value_type;
   constexpr std::size_t MR = K::mr, NR = K::nr;
   constexpr std::size_t KC = kKc;
@@ -395,6 +398,7 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
   if (m == 0 || n == 0) return;
   if (k == 0) {
     scale_region(m, n, beta, c, ldc);
+    epilogue(i0, i0 + m, j0, j0 + n);
     return;
   }
   T* packed_a = pack_buffer<T>(0).get(MC * KC);
@@ -460,15 +464,18 @@ void gemm_region(std::size_t m, std::size_t n, std::size_t k, typename K::value_
             }
           }
         }
+        if (pc + kc == k) epilogue(i0 + ic, i0 + ic + mc, j0 + jc, j0 + jc + nc);
       }
     }
   }
 }
 
 // Element-wise work a caller runs on C right after the product (bias and activation, say):
-// each thread calls epilogue(i0, i1, j0, j1) on the region [i0, i1) x [j0, j1) of C it computed,
-// while that region is still in its cache, so the work is split like the product and needs no
-// parallel region of its own. The element-wise operations are the same for any split.
+// each thread calls epilogue(i0, i1, j0, j1) on each block [i0, i1) x [j0, j1) of C it computed
+// as soon as the block is final (at most MC rows by NC columns; together the blocks cover C
+// once), while the block is still in its cache, so the work is split like the product and needs
+// no parallel region of its own. It must not start threads. The element-wise operations are the
+// same for any split.
 struct NoEpilogue {
   void operator()(std::size_t, std::size_t, std::size_t, std::size_t) const {}
 };
@@ -490,8 +497,7 @@ void gemm_with(std::size_t m, std::size_t n, std::size_t k, typename K::value_ty
                                            std::max<std::size_t>(work / kMinMultiplyAddsPerThread, 1));
   team = std::min(team, row_tiles * col_tiles);
   if (team <= 1) {
-    gemm_region<K>(m, n, k, alpha, a, b, beta, c, ldc);
-    epilogue(0, m, 0, n);
+    gemm_region<K>(m, n, k, alpha, a, b, beta, c, ldc, epilogue, 0, 0);
     return;
   }
   // Grid: the factorization team = grid_rows * grid_cols whose largest region (in whole tiles)
@@ -521,8 +527,8 @@ void gemm_with(std::size_t m, std::size_t n, std::size_t k, typename K::value_ty
       try {
         MatrixView<typename K::value_type> a_part{a.at(i0, 0), a.row_stride, a.col_stride};
         MatrixView<typename K::value_type> b_part{b.at(0, j0), b.row_stride, b.col_stride};
-        gemm_region<K>(i1 - i0, j1 - j0, k, alpha, a_part, b_part, beta, c + i0 * ldc + j0, ldc);
-        epilogue(i0, i1, j0, j1);
+        gemm_region<K>(i1 - i0, j1 - j0, k, alpha, a_part, b_part, beta, c + i0 * ldc + j0, ldc,
+                       epilogue, i0, j0);
       } catch (...) {
 #pragma omp critical(gdcore_gemm_error)
         if (!error) error = std::current_exception();

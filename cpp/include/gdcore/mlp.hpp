@@ -364,14 +364,48 @@ double mlp_weight_norm2(const MlpShape& shape, const T* params) {
   return total;
 }
 
+namespace mlp_detail {
+// mlp_gradient without an update: it only computes the gradient.
+struct NoStep {
+  bool begin(double) const { return false; }
+  void operator()(const std::pair<std::size_t, std::size_t>*, std::size_t) const {}
+};
+
+// The parameter ranges of rows [i0, i1) x columns [j0, j1) of a fan_in x fan_out weight matrix
+// at `offset` in the buffer: one range for whole rows, else one per row (into `out`).
+inline std::size_t block_ranges(std::size_t offset, std::size_t fan_out, std::size_t i0,
+                                std::size_t i1, std::size_t j0, std::size_t j1,
+                                std::vector<std::pair<std::size_t, std::size_t>>& out) {
+  out.clear();
+  if (j0 == 0 && j1 == fan_out) {
+    out.emplace_back(offset + i0 * fan_out, offset + i1 * fan_out);
+  } else {
+    for (std::size_t i = i0; i < i1; ++i)
+      out.emplace_back(offset + i * fan_out + j0, offset + i * fan_out + j1);
+  }
+  return out.size();
+}
+}  // namespace mlp_detail
+
 // Gradient (into grad, the buffer's layout) of the mean loss over the rows order[0:rows) of
 // (X, Y) plus the l2 term alpha ‖W‖² / (2 rows). Returns the summed loss of the rows (without the
 // penalty); non-finite when the forward pass overflowed. With `nonfinite_input`, a row of inputs
 // holding NaN or infinity sets the flag (see mlp_forward_rows) and the gradient is not computed.
-template <class T>
+//
+// `step`, when given, also updates the parameters inside the backward pass: once the rows' loss
+// is known, step.begin(loss) says whether to (a finite loss), and then step(ranges, count) is
+// called on each finished block of each weight gradient, by the thread that computed it, from
+// that thread (the optimizer must not start threads there), and on each layer's bias range from
+// the calling thread. A block's gradient is then still in that core's cache (and W_2's values,
+// which the product before it read), where one optimizer step over the whole buffer after the
+// backward pass read all four arrays back from L3. Each layer's input-gradient product, which
+// reads W_l, therefore runs before its weight-gradient product. The optimizers are element-wise,
+// so the bits are those of the step after the pass.
+template <class T, class Step = mlp_detail::NoStep>
 double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
                     const std::int64_t* order, std::size_t rows, const T* params, double alpha,
-                    T* grad, MlpWorkspace<T>& ws, int threads, bool* nonfinite_input = nullptr) {
+                    T* grad, MlpWorkspace<T>& ws, int threads, bool* nonfinite_input = nullptr,
+                    const Step& step = Step{}) {
   const std::size_t d = shape.inputs(), L = shape.layers(), k = shape.outputs();
   // Consecutive rows (an unshuffled epoch) are read where they are; others are gathered.
   bool consecutive = true;
@@ -395,6 +429,7 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
                           ws.row_loss.data());
   double loss = 0.0;
   for (std::size_t i = 0; i < rows; ++i) loss += static_cast<double>(ws.row_loss[i]);
+  const bool stepping = step.begin(loss);
   const T scale = T(1.0 / static_cast<double>(rows));
   const T l2 = T(alpha / static_cast<double>(rows));
   T* Dprev = ws.delta_prev.data();
@@ -404,10 +439,6 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
     T* gW = grad + shape.weight_offset(l);
     T* gb = grad + shape.bias_offset(l);
     const T* Aprev = l == 1 ? A0 : ws.acts[l - 1].data();
-    gemm<T>(true, false, fan_in, fan_out, rows, scale, Aprev, fan_in, D, fan_out, T(0), gW,
-            fan_out, threads);
-    if (alpha != 0.0)
-      parallel_for_dispatched(fan_in * fan_out, threads, mlp_detail::AddScaledBody<T>{gW, W, l2});
     std::fill(gb, gb + fan_out, T(0));
     for (std::size_t i = 0; i < rows; ++i) {
       const T* __restrict r = D + i * fan_out;
@@ -416,12 +447,31 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
     }
 #pragma omp simd
     for (std::size_t j = 0; j < fan_out; ++j) gb[j] = gb[j] * scale;
-    if (l > 1) {
+    if (l > 1)  // before W_l's update below
       gemm<T>(false, true, rows, fan_in, fan_out, T(1), D, fan_out, W, fan_out, T(0), Dprev,
               fan_in, threads,
               mlp_detail::ActivationBackwardEpilogue<T>{Aprev, Dprev, fan_in, shape.activation});
-      std::swap(D, Dprev);
+    // Each finished block of dW_l: the l2 term (alpha/B) W, then the step, while it is in cache.
+    const std::size_t w_offset = shape.weight_offset(l);
+    const auto finish_block = [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+      if (alpha != 0.0)
+        for (std::size_t i = i0; i < i1; ++i)
+          run_dispatched(mlp_detail::AddScaledBody<T>{gW + i * fan_out, W + i * fan_out, l2}, j0,
+                         j1);
+      if (stepping) {
+        thread_local std::vector<std::pair<std::size_t, std::size_t>> ranges;
+        const std::size_t count = mlp_detail::block_ranges(w_offset, fan_out, i0, i1, j0, j1, ranges);
+        step(ranges.data(), count);
+      }
+    };
+    gemm<T>(true, false, fan_in, fan_out, rows, scale, Aprev, fan_in, D, fan_out, T(0), gW,
+            fan_out, threads, finish_block);
+    if (stepping) {
+      const std::pair<std::size_t, std::size_t> bias{shape.bias_offset(l),
+                                                     shape.bias_offset(l) + fan_out};
+      step(&bias, 1);
     }
+    if (l > 1) std::swap(D, Dprev);
   }
   return loss;
 }
@@ -513,6 +563,32 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
   PollTimer poll_timer(poll, 256);
   double lr = opt.lr();
 
+  // The update inside mlp_gradient's backward pass (see there): begin() sets the step's rate and
+  // count once the batch's loss is finite; each call updates some ranges of the buffer from the
+  // calling thread. Every call starts from the same NAdam momentum product (advanced once per
+  // step, after the pass).
+  struct FitStep {
+    OptimizerConfig* opt;
+    Schedule* schedule;
+    TrainState<T>* state;
+    double* lr;
+    T* const* states;
+    const T* grad;
+    std::size_t size;
+    bool begin(double loss) const {
+      if (!std::isfinite(loss)) return false;
+      *lr = schedule->lr(state->t);
+      opt->set_lr(*lr);
+      state->opt_step += 1;
+      return true;
+    }
+    void operator()(const std::pair<std::size_t, std::size_t>* ranges, std::size_t count) const {
+      double mu_product = state->mu_product;
+      optimizer_step<T>(*opt, state->params, grad, states, size, state->opt_step, &mu_product,
+                        LocalRanges{ranges, count});
+    }
+  };
+
   for (std::int64_t e = 0; e < s.max_epochs; ++e) {
     snapshot.take(state);
 
@@ -528,12 +604,18 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
     bool nonfinite_input = false;
     for (std::size_t begin = 0; begin < n_train; begin += batch) {
       const std::size_t end = std::min(n_train, begin + batch);
+      // The optimizer steps inside the backward pass (mlp_gradient's `step`), block by block,
+      // once the batch's loss is known to be finite; its rate and step count are set first.
+      T* states[3] = {needed[0] ? state.opt_state[0] : nullptr,
+                      needed[1] ? state.opt_state[1] : nullptr,
+                      needed[2] ? state.opt_state[2] : nullptr};
       const double penalty =
           s.alpha != 0.0 ? 0.5 * s.alpha * mlp_weight_norm2(shape, state.params) : 0.0;
+      const FitStep step{&opt, &schedule, &state, &lr, states, grad.data(), size};
       const double batch_loss = mlp_gradient<T>(shape, X, Y, ky, order.data() + begin,
                                                 end - begin, state.params, s.alpha, grad.data(),
                                                 ws, threads,
-                                                check_inputs ? &nonfinite_input : nullptr);
+                                                check_inputs ? &nonfinite_input : nullptr, step);
       if (nonfinite_input) {
         result.bad_step = state.t;
         result.bad_lr = lr;
@@ -546,14 +628,9 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
         break;
       }
       loss_sum += batch_loss + penalty;
-      lr = schedule.lr(state.t);
-      opt.set_lr(lr);
-      state.opt_step += 1;
-      T* states[3] = {needed[0] ? state.opt_state[0] : nullptr,
-                      needed[1] ? state.opt_state[1] : nullptr,
-                      needed[2] ? state.opt_state[2] : nullptr};
-      optimizer_step<T>(opt, state.params, grad.data(), states, size, state.opt_step,
-                        &state.mu_product, threads);
+      // NAdam's momentum product advances once per step: a step over no elements does that.
+      optimizer_step<T>(opt, state.params, grad.data(), states, 0, state.opt_step,
+                        &state.mu_product, 1);
       state.t += 1;
       if (s.record_every > 0 && state.t % s.record_every == 0) record_path();
       if (poll_timer.stop_after(end - begin)) {

@@ -146,9 +146,9 @@ struct SgdBody {
 };
 
 // momentum_buffer may be null when momentum == 0.
-template <class T>
+template <class T, class Threads>
 void sgd_step(T* param, const T* grad, T* momentum_buffer, std::size_t n, std::int64_t step,
-              const SgdConfig& c, int threads) {
+              const SgdConfig& c, const Threads& threads) {
   const bool has_momentum = c.momentum != 0.0;
   const unsigned mask = (c.weight_decay != 0.0 ? 1u : 0u) | (has_momentum ? 2u : 0u) |
                         (has_momentum && c.nesterov ? 4u : 0u) |
@@ -162,7 +162,7 @@ void sgd_step(T* param, const T* grad, T* momentum_buffer, std::size_t n, std::i
                                             T(c.momentum),
                                             T(1.0 - c.dampening),
                                             T(-c.lr)};
-    parallel_for_dispatched(n, threads, body);
+    run_elementwise(n, threads, body);
   });
 }
 
@@ -205,14 +205,14 @@ struct AdagradBody {
   }
 };
 
-template <class T>
+template <class T, class Threads>
 void adagrad_step(T* param, const T* grad, T* sum, std::size_t n, std::int64_t step,
-                  const AdagradConfig& c, int threads) {
+                  const AdagradConfig& c, const Threads& threads) {
   const double clr = c.lr / (1.0 + (static_cast<double>(step) - 1.0) * c.lr_decay);
   with_flags<1>(c.weight_decay != 0.0 ? 1u : 0u, [&](auto flags) {
     AdagradBody<T, decltype(flags)::value> body{
         param, grad, sum, T(c.maximize ? -1 : 1), T(c.weight_decay), T(c.eps), T(-clr)};
-    parallel_for_dispatched(n, threads, body);
+    run_elementwise(n, threads, body);
   });
 }
 
@@ -281,9 +281,10 @@ struct RmspropBody {
 };
 
 // grad_avg may be null unless centered; momentum_buffer may be null unless momentum > 0.
-template <class T>
+template <class T, class Threads>
 void rmsprop_step(T* param, const T* grad, T* square_avg, T* grad_avg, T* momentum_buffer,
-                  std::size_t n, std::int64_t /*step*/, const RmspropConfig& c, int threads) {
+                  std::size_t n, std::int64_t /*step*/, const RmspropConfig& c,
+                  const Threads& threads) {
   const T w = T(1.0 - c.alpha);
   const unsigned mask = (c.weight_decay != 0.0 ? 1u : 0u) | (c.centered ? 2u : 0u) |
                         (c.momentum > 0.0 ? 4u : 0u) | (std::fabs(w) < T(0.5) ? 0u : 8u);
@@ -302,7 +303,7 @@ void rmsprop_step(T* param, const T* grad, T* square_avg, T* grad_avg, T* moment
                                                 T(c.eps),
                                                 T(c.momentum),
                                                 T(-c.lr)};
-    parallel_for_dispatched(n, threads, body);
+    run_elementwise(n, threads, body);
   });
 }
 
@@ -370,9 +371,9 @@ struct AdamBody {
 };
 
 // max_exp_avg_sq may be null unless amsgrad.
-template <class T>
+template <class T, class Threads>
 void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
-               std::size_t n, std::int64_t step, const AdamConfig& c, int threads) {
+               std::size_t n, std::int64_t step, const AdamConfig& c, const Threads& threads) {
   const double t = static_cast<double>(step);
   const double bias1 = 1.0 - std::pow(c.beta1, t);
   const double bias2 = 1.0 - std::pow(c.beta2, t);
@@ -397,7 +398,7 @@ void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_av
                                              T(1.0 / std::sqrt(bias2)),
                                              T(c.eps),
                                              T(-(c.lr / bias1))};
-    parallel_for_dispatched(n, threads, body);
+    run_elementwise(n, threads, body);
   });
 }
 
@@ -446,9 +447,9 @@ struct AdamaxBody {
   }
 };
 
-template <class T>
+template <class T, class Threads>
 void adamax_step(T* param, const T* grad, T* exp_avg, T* exp_inf, std::size_t n,
-                 std::int64_t step, const AdamaxConfig& c, int threads) {
+                 std::int64_t step, const AdamaxConfig& c, const Threads& threads) {
   const double bias1 = 1.0 - std::pow(c.beta1, static_cast<double>(step));
   const T w = T(1.0 - c.beta1);
   const unsigned mask = (c.weight_decay != 0.0 ? 1u : 0u) | (std::fabs(w) < T(0.5) ? 0u : 2u);
@@ -464,7 +465,7 @@ void adamax_step(T* param, const T* grad, T* exp_avg, T* exp_inf, std::size_t n,
                                                T(c.beta2),
                                                T(c.eps),
                                                T(-(c.lr / bias1))};
-    parallel_for_dispatched(n, threads, body);
+    run_elementwise(n, threads, body);
   });
 }
 
@@ -521,9 +522,9 @@ struct NadamBody {
 };
 
 // Returns the updated momentum product Π_t; the caller stores it with the step count.
-template <class T>
+template <class T, class Threads>
 double nadam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::size_t n,
-                  std::int64_t step, double mu_product, const NadamConfig& c, int threads) {
+                  std::int64_t step, double mu_product, const NadamConfig& c, const Threads& threads) {
   const double t = static_cast<double>(step);
   const double bias2 = 1.0 - std::pow(c.beta2, t);
   const double mu = c.beta1 * (1.0 - 0.5 * std::pow(0.96, t * c.momentum_decay));
@@ -553,7 +554,7 @@ double nadam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::size_
                                               T(c.eps),
                                               T(grad_coef),
                                               T(avg_coef)};
-    parallel_for_dispatched(n, threads, body);
+    run_elementwise(n, threads, body);
   });
   return mu_product;
 }
@@ -630,10 +631,11 @@ struct OptimizerConfig {
 };
 
 // One update of param[0:n] by the configured rule; state holds the arrays in the order above
-// (null where not needed). NAdam reads and updates *mu_product.
-template <class T>
+// (null where not needed). NAdam reads and updates *mu_product. threads: a thread count, or
+// LocalRanges (parallel.hpp): the elements of [0, n) this thread updates by itself.
+template <class T, class Threads>
 void optimizer_step(const OptimizerConfig& c, T* param, const T* grad, T* const* state,
-                    std::size_t n, std::int64_t step, double* mu_product, int threads) {
+                    std::size_t n, std::int64_t step, double* mu_product, const Threads& threads) {
   switch (c.kind) {
     case OptimizerKind::sgd: sgd_step<T>(param, grad, state[0], n, step, c.sgd, threads); break;
     case OptimizerKind::adagrad:

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <utility>
 
 #include "simd.hpp"
 
@@ -58,6 +59,37 @@ void parallel_for_dispatched(std::size_t n, int threads, const Body& body,
     const std::size_t end = std::min(n, begin + per);
     if (begin < end) run_dispatched(body, begin, end);
   }
+}
+
+// Element ranges that the calling thread updates itself, in order (a gemm epilogue's block of a
+// matrix, say: whole rows are one range, a block of some columns one range per row). For a
+// kernel already running inside a parallel region, which must not start threads.
+struct LocalRanges {
+  const std::pair<std::size_t, std::size_t>* ranges;
+  std::size_t count;
+};
+
+namespace detail {
+template <class Body>
+struct RangesBody {
+  const Body* body;
+  const std::pair<std::size_t, std::size_t>* ranges;
+  GDCORE_INLINE void operator()(std::size_t begin, std::size_t end) const {
+    for (std::size_t i = begin; i < end; ++i) (*body)(ranges[i].first, ranges[i].second);
+  }
+};
+}  // namespace detail
+
+// An element-wise kernel over [0, n): contiguous blocks for a thread count, or the caller's own
+// ranges. The element-wise operations are the same either way, so the results are too.
+template <class Body>
+void run_elementwise(std::size_t n, int threads, const Body& body) {
+  parallel_for_dispatched(n, threads, body);
+}
+
+template <class Body>
+void run_elementwise(std::size_t, const LocalRanges& local, const Body& body) {
+  run_dispatched(detail::RangesBody<Body>{&body, local.ranges}, 0, local.count);
 }
 
 }  // namespace gdcore
