@@ -248,6 +248,10 @@ def test_fit_rejects_bad_options():
         fit_mlp(X, y, alpha=-1.0)
     with pytest.raises(ValueError, match="init"):
         fit_mlp(X, y, hidden_layer_sizes=(4,), init=np.zeros(3))
+    bad_init = np.zeros(3 * 4 + 4 + 4 + 1)
+    bad_init[7] = np.inf
+    with pytest.raises(ValueError, match="init contains NaN or infinity"):
+        fit_mlp(X, y, hidden_layer_sizes=(4,), init=bad_init)
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         fit_mlp(X, y)

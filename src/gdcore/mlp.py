@@ -256,6 +256,6 @@ def _initial_params(init, layer_sizes, activation, seed, dtype, size):
         params = np.array(init, dtype=dtype).reshape(-1)
         if params.size != size:
             raise ValueError(f"init holds {params.size} parameters, this network needs {size}")
-    if not np.isfinite(params).all():
+    if _core.first_nonfinite(params) < params.size:
         raise ValueError("init contains NaN or infinity")
     return params
