@@ -163,6 +163,11 @@ def test_gradient_rejects_bad_input():
         (np.float64, "rmsprop", "regression", "leaky_relu"),
         (np.float32, "adam", "softmax", "tanh"),
         (np.float32, "momentum", "binary", "relu"),
+        # the step runs inside the backward pass, block by block: NAdam's momentum product must
+        # still advance once per step, and every optimizer's state must follow
+        (np.float64, "nadam", "softmax", "relu"),
+        (np.float64, "adagrad", "regression", "tanh"),
+        (np.float64, "adamax", "binary", "relu"),
     ],
 )
 def test_fit_follows_twin_trajectory(dtype, optimizer, task, activation):
@@ -191,11 +196,16 @@ def test_fit_follows_twin_trajectory(dtype, optimizer, task, activation):
     assert core.history.loss[-1] < core.history.loss[0]
 
 
-def test_fit_threads_same_bits_and_resume_exact():
+@pytest.mark.parametrize("optimizer", ["adam", "nadam"])
+def test_fit_threads_same_bits_and_resume_exact(optimizer):
+    # The optimizer steps inside the weight-gradient products, block by block on the thread that
+    # computed each block (with the l2 term first): the bits must not depend on the thread count.
+    # NAdam also carries a momentum product that must advance once per step.
     rng = np.random.default_rng(2)
     X = rng.normal(size=(300, 40)).astype(np.float32)
     y = rng.integers(0, 5, size=300)
-    options = dict(hidden_layer_sizes=(300, 200), batch_size=100, tol=None, random_state=4)
+    options = dict(hidden_layer_sizes=(300, 200), batch_size=100, tol=None, random_state=4,
+                   alpha=1e-3, optimizer=optimizer)  # fmt: skip
     one = fit_mlp(X, y, max_epochs=4, num_threads=1, **options)
     two = fit_mlp(X, y, max_epochs=4, num_threads=2, **options)
     assert np.array_equal(one.state["params"], two.state["params"])
