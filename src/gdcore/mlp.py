@@ -3,7 +3,8 @@
 :func:`fit_mlp` checks the data and options, encodes the targets, initializes the parameters
 (one flat buffer: W_1, b_1, W_2, b_2, ...; W_l is fan_in x fan_out) and hands everything to the
 C++ loop (``gdcore._core.train_mlp``), which runs every epoch without the GIL: forward, backward
-and one fused optimizer step over the whole buffer per mini-batch. It shares the linear trainer's
+and one optimizer step over the whole buffer per mini-batch (run block by block inside the
+backward pass, same bits). It shares the linear trainer's
 optimizers, schedules, shuffles, convergence rules, divergence handling, Ctrl-C handling and
 :class:`~gdcore.train.History`. The NumPy twin of the loop is
 :func:`gdcore.reference.mlp.fit_mlp`.

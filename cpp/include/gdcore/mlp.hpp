@@ -8,7 +8,8 @@
 //   binary:     L = log(1 + exp(-y z)), y = ±1          dL/dz = -y σ(-y z)     (logistic output)
 //   softmax:    L = -log softmax(z)[y]                  dL/dz = softmax(z) - onehot(y)
 // All parameters live in one buffer, layer after layer: [W_1, b_1, W_2, b_2, ..., W_L, b_L], so
-// that one optimizer_step (optimizers.hpp) updates every layer at once, as in train_linear.
+// that one optimizer step (optimizers.hpp) updates every layer, as in train_linear (run in
+// pieces inside the backward pass; see "The optimizer step" below).
 //
 // A step on a mini-batch of B rows (forward, then backward, in matrix form):
 //   A_0 = the batch's rows of X (gathered in the shuffled order; read in place when consecutive)
@@ -32,15 +33,17 @@
 // since the other core's blocks had to cross over). The loss and the bias gradients are
 // O(B n) and stay serial.
 //
-// Speed at small batches (784-256-256-10, Adam, float32, batch 32, one thread, perf): the
-// products take ~45% of a step at close to the FMA peak (gemm reads W in place and uses 8-row
-// tiles for such few rows), the Adam step ~27%. That step is bound by its square root and two
-// divisions per element, not by memory: _core.adam_step costs 0.62-0.68 ns per element alike
-// when its four arrays fit in L2 (64k elements) and when they stream from L3 (2M). So applying
-// the optimizer layer by layer inside the backward pass, on blocks of the weight gradient while
-// they are still in cache (same bits: the optimizers are element-wise), was tried and measured
-// 2-7% slower (the blocked weight-gradient products repack D and cut more edge tiles); one
-// optimizer_step over the whole buffer follows the backward pass.
+// The optimizer step runs inside the backward pass (mlp_gradient's `step`): gemm hands each
+// finished block of a weight gradient to an epilogue, which adds the l2 term and updates that
+// block's weights and optimizer state on the thread that computed it, while the block is in
+// that core's cache; each layer's input-gradient product, which reads the old W_l, runs first.
+// Same bits as one step over the whole buffer afterwards (the optimizers are element-wise).
+// Measured (784-256-256-10, Adam, float32): two-thread epochs 3-5% faster, one thread unchanged.
+// An earlier attempt that split the weight-gradient products into column blocks of its own to
+// the same end was 2-7% slower (it repacked D and cut more edge tiles); this one keeps the
+// products as they were. At one thread and batch 32 the Adam step is ~23% of a step: it streams
+// p, g, m and v from L3 (~0.58 ns per element for 4.3 MB), and in L2 it is bound by its square
+// root and division (~0.31 ns), which wider vectors do not speed up.
 //
 // Rounding: the products use gemm's fused multiply-add on AVX2/AVX-512 paths, so the NumPy twin
 // (src/gdcore/reference/mlp.py, which multiplies with NumPy's BLAS) agrees within the mirror's
