@@ -92,8 +92,8 @@ GDCORE_INLINE void prefetch_row(const T* X, std::size_t d, const std::int64_t* o
 }
 
 // The prefetching of a loop that only reads the rows: row r + 24 straight into L1. With no
-// arithmetic to overlap, this reads shuffled rows ~1.5x faster than prefetch_row's two steps
-// (Intel Xeon VM: 38 against 24 M rows/s of 400 bytes), so the read bound uses it.
+// arithmetic to overlap, this reads shuffled rows faster than prefetch_row's two steps (Intel
+// Xeon VM, runs alternated: 30-40 against 28 M rows/s of 400 bytes), so the read bound uses it.
 inline constexpr std::size_t kPrefetchReadRows = 24;
 
 template <class T>
