@@ -399,7 +399,7 @@ inline std::size_t block_ranges(std::size_t offset, std::size_t fan_out, std::si
 // is known, step.begin(loss) says whether to (a finite loss), and then step(ranges, count) is
 // called on each finished block of each weight gradient, by the thread that computed it, from
 // that thread (the optimizer must not start threads there), and on each layer's bias range from
-// the calling thread. A block's gradient is then still in that core's cache (and W_2's values,
+// the calling thread. A block's gradient is then still in that core's cache (and W_l's values,
 // which the product before it read), where one optimizer step over the whole buffer after the
 // backward pass read all four arrays back from L3. Each layer's input-gradient product, which
 // reads W_l, therefore runs before its weight-gradient product. The optimizers are element-wise,
@@ -457,15 +457,13 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
     // Each finished block of dW_l: the l2 term (alpha/B) W, then the step, while it is in cache.
     const std::size_t w_offset = shape.weight_offset(l);
     const auto finish_block = [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
-      if (alpha != 0.0)
-        for (std::size_t i = i0; i < i1; ++i)
-          run_dispatched(mlp_detail::AddScaledBody<T>{gW + i * fan_out, W + i * fan_out, l2}, j0,
-                         j1);
-      if (stepping) {
-        thread_local std::vector<std::pair<std::size_t, std::size_t>> ranges;
-        const std::size_t count = mlp_detail::block_ranges(w_offset, fan_out, i0, i1, j0, j1, ranges);
-        step(ranges.data(), count);
-      }
+      if (alpha == 0.0 && !stepping) return;
+      thread_local std::vector<std::pair<std::size_t, std::size_t>> ranges;
+      const std::size_t count = mlp_detail::block_ranges(w_offset, fan_out, i0, i1, j0, j1, ranges);
+      if (alpha != 0.0)  // ranges are offsets in the buffer: grad and params at the same place
+        run_elementwise(0, LocalRanges{ranges.data(), count},
+                        mlp_detail::AddScaledBody<T>{grad, params, l2});
+      if (stepping) step(ranges.data(), count);
     };
     gemm<T>(true, false, fan_in, fan_out, rows, scale, Aprev, fan_in, D, fan_out, T(0), gW,
             fan_out, threads, finish_block);
