@@ -134,13 +134,14 @@ void run_all(const std::vector<Work>& work, int threads) {
   }
 }
 
-std::size_t first_bad(const FloatArray& a) {
-  return a.dtype == Dtype::f32 ? first_nonfinite(a.ptr<const float>(), a.size)
-                               : first_nonfinite(a.ptr<const double>(), a.size);
+std::size_t first_bad(const FloatArray& a, int threads = 1) {
+  return a.dtype == Dtype::f32 ? first_nonfinite(a.ptr<const float>(), a.size, threads)
+                               : first_nonfinite(a.ptr<const double>(), a.size, threads);
 }
 
-void require_finite(const FloatArray& a, const std::string& name) {
-  const std::size_t bad = first_bad(a);
+// threads: the step's own count, so each thread checks the block it is about to update.
+void require_finite(const FloatArray& a, const std::string& name, int threads = 1) {
+  const std::size_t bad = first_bad(a, threads);
   if (bad < a.size) {
     py::object value = a.array.attr("reshape")(-1)[py::int_(bad)];
     throw py::value_error(name + " contains a non-finite value (" +
@@ -223,7 +224,7 @@ class OptimizerEngine {
       const std::string name = item_name("grads", i);
       held[i] = readable_array(grads[i], name);
       require_like(held[i], name, slots_[i].param, item_name("params", i));
-      if (check_finite_) require_finite(held[i], name);
+      if (check_finite_) require_finite(held[i], name, num_threads_);
       const auto needed = groups_[group_of_[i]].states_needed();
       for (std::size_t k = 0; k < 3; ++k)
         if (needed[k] && !slots_[i].present[k])
@@ -442,11 +443,13 @@ void register_optimizers(py::module_& m) {
 
   m.def(
       "first_nonfinite",
-      [](py::object x) {
+      [](py::object x, int num_threads) {
         FloatArray a = readable_array(x, "x");
-        return first_bad(a);
+        return first_bad(a, num_threads);
       },
-      py::arg("x"), "Flat index of the first NaN/inf in x, or x.size if all are finite.");
+      py::arg("x"), py::kw_only(), py::arg("num_threads") = 1,
+      "Flat index of the first NaN/inf in x, or x.size if all are finite (num_threads: 0 follows "
+      "gdcore's default; small arrays stay on one thread).");
 
   py::class_<OptimizerEngine>(m, "OptimizerEngine")
       .def(py::init<const std::string&, const py::list&, const std::vector<std::size_t>&,

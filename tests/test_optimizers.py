@@ -511,6 +511,35 @@ def test_nonfinite_gradient_changes_nothing():
     assert np.array_equal(w, w_before)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+def test_first_nonfinite_finds_the_first_bad_value_with_any_thread_count(dtype, threads):
+    # 200,003 elements: up to four thread blocks of ~50k and 8,192-element scan blocks with a tail
+    n = 200_003
+    x = np.linspace(-1.0, 1.0, n).astype(dtype)
+    assert _core.first_nonfinite(x, num_threads=threads) == n
+    # the ends, a scan-block edge, thread-block edges, and two bad values (the first one counts)
+    for bad in [0, 1, 8191, 8192, 50_047, 50_048, 50_049, 100_096, 150_143, n - 1]:
+        for value in (np.nan, np.inf, -np.inf):
+            y = x.copy()
+            y[bad] = value
+            assert _core.first_nonfinite(y, num_threads=threads) == bad
+            y[min(n - 1, bad + 60_000)] = np.nan
+            assert _core.first_nonfinite(y, num_threads=threads) == bad
+    assert _core.first_nonfinite(np.zeros(0, dtype=dtype), num_threads=threads) == 0
+
+
+def test_threaded_check_rejects_a_large_gradient_and_changes_nothing():
+    w = np.zeros(300_000, dtype=np.float32)
+    opt = optim.Adam([w], lr=0.1, num_threads=4)
+    g = np.ones_like(w)
+    g[299_999] = np.inf
+    g[123_457] = np.nan
+    with pytest.raises(ValueError, match=r"grads\[0\] contains a non-finite value \(.*nan.* at flat index 123457\)"):
+        opt.step([g])
+    assert not w.any() and opt.state_dict()["state"][0]["step"] == 0
+
+
 def test_check_finite_off_lets_nan_through():
     w = np.zeros(2)
     optim.SGD([w], lr=0.1, check_finite=False).step([np.array([np.nan, 1.0])])

@@ -169,6 +169,21 @@ def test_stochastic_log_loss_defers_its_values_exactly(dtype):
     assert not np.allclose(dropped.history.loss[:1], twin.history.loss[:1], rtol=rtol, atol=0)
 
 
+def test_batch_chunks_keep_half_the_threshold_each():
+    work = _core.PARALLEL_BATCH_WORK
+    assert _core.batch_chunks(100, 100, 1, 16) == 1  # 10,000 multiply-adds: below the threshold
+    assert _core.batch_chunks(256, 100, 1, 1) == 1
+    assert _core.batch_chunks(256, 100, 1, 2) == 2  # two threads split from the threshold on
+    # 25,600 multiply-adds hold three chunks of at least half the threshold, not sixteen
+    assert _core.batch_chunks(256, 100, 1, 16) == 3
+    assert _core.batch_chunks(4096, 100, 1, 16) == 16
+    assert _core.batch_chunks(40, 1000, 1, 64) == 40 * 1000 // (work // 2)
+    for rows, d, heads, threads in [(300, 55, 3, 8), (9, 5000, 1, 12), (1000, 17, 2, 5)]:
+        chunks = _core.batch_chunks(rows, d, heads, threads)
+        assert 1 <= chunks <= min(threads, rows)
+        assert chunks == 1 or rows * d * heads // chunks >= work // 2
+
+
 def test_threads_split_batches_deterministically():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3000, 70))

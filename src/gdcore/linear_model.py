@@ -168,7 +168,7 @@ def _feature_names(X):
     return None
 
 
-def _as_2d(X, name="X"):
+def _as_2d(X, name="X", num_threads=1):
     """X as a float32/float64 2-D array (sparse input is densified)."""
     if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
         X = X.toarray()
@@ -199,7 +199,7 @@ def _as_2d(X, name="X"):
             f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
         )
     if arr.flags.c_contiguous and arr.dtype.isnative:  # the core's scan: no n x d mask
-        first = _core.first_nonfinite(arr.reshape(-1))
+        first = _core.first_nonfinite(arr.reshape(-1), num_threads=num_threads)
         row = first // arr.shape[1] if first < arr.size else -1
     else:
         bad = ~np.isfinite(arr).all(axis=1)
@@ -395,7 +395,7 @@ class _BaseSGD:
             if not unseen and not missing:
                 message += "Feature names must be in the same order as they were in fit.\n"
             raise ValueError(message)
-        arr = _as_2d(X)
+        arr = _as_2d(X, num_threads=self._threads() or 0)
         if reset:
             self.n_features_in_ = arr.shape[1]
         elif arr.shape[1] != self.n_features_in_:

@@ -64,6 +64,9 @@ class _BaseMLP:
 
     _validate_X = _BaseSGD._validate_X
 
+    def _threads(self):  # for _validate_X's scan of X
+        return self.num_threads
+
     def _check_params(self):
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, (int, np.integer)):

@@ -73,20 +73,46 @@ struct FiniteProbe {
   }
 };
 
+namespace detail {
+// Whether x[begin:end) is all finite, scanned in blocks from the end towards the start (stopping
+// at the first block that is not): the kernel that runs next streams the same elements from the
+// start, and the blocks scanned last are the ones still in cache.
+template <class T>
+bool range_finite(const T* x, std::size_t begin, std::size_t end) {
+  constexpr std::size_t kBlock = 8192;
+  while (end > begin) {
+    const std::size_t lo = end - begin > kBlock ? end - kBlock : begin;
+    T acc = T(0);
+    run_dispatched(FiniteProbe<T>{x, &acc}, lo, end);
+    if (acc != T(0)) return false;
+    end = lo;
+  }
+  return true;
+}
+}  // namespace detail
+
 // Index of the first NaN or infinity in x[0:n], or n if every value is finite.
 //
-// The blocks are scanned from the end towards the start: the kernel that runs next streams the
-// same array from the start, and the blocks scanned last are the ones still in cache.
+// With threads, each thread scans the block that an element-wise kernel of the same thread count
+// (parallel_for_dispatched) gives it, so the step that follows finds its block's start in its own
+// core's cache. A serial scan of a large gradient was the part of a checked Adam step that did not
+// scale: 10M float32 parameters on the 16-core Xeon took 2.1 ms checked against 0.89 ms unchecked
+// at 16 threads (15.3 against 13.4 ms at one).
 template <class T>
-std::size_t first_nonfinite(const T* x, std::size_t n) {
-  constexpr std::size_t kBlock = 8192;
+std::size_t first_nonfinite(const T* x, std::size_t n, int threads = 1) {
+  const int team = elementwise_threads(n, threads);
   bool clean = true;
-  for (std::size_t end = n; end > 0 && clean;) {
-    const std::size_t begin = end > kBlock ? end - kBlock : 0;
-    T acc = T(0);
-    run_dispatched(FiniteProbe<T>{x, &acc}, begin, end);
-    clean = acc == T(0);
-    end = begin;
+  if (team <= 1) {
+    clean = detail::range_finite(x, 0, n);
+  } else {
+    int dirty = 0;
+#pragma omp parallel num_threads(team) reduction(| : dirty)
+    {
+      const auto block = thread_block(n, static_cast<std::size_t>(omp_get_num_threads()),
+                                      static_cast<std::size_t>(omp_get_thread_num()));
+      if (!detail::range_finite(x, block.first, block.second)) dirty = 1;
+    }
+    clean = dirty == 0;
   }
   if (clean) return n;
   for (std::size_t i = 0; i < n; ++i)

@@ -36,28 +36,38 @@ inline int resolve_threads(int requested) noexcept {
 // are no faster than one, at 64k (32k each) they are 1.45x faster, at 128k 1.75x.
 inline constexpr std::size_t kMinElementsPerThread = std::size_t{1} << 15;
 
+// Threads an element-wise kernel over n elements uses: the requested count, but none with fewer
+// than min_per_thread elements (at least one thread).
+inline int elementwise_threads(std::size_t n, int threads,
+                               std::size_t min_per_thread = kMinElementsPerThread) {
+  const std::size_t want = static_cast<std::size_t>(resolve_threads(threads));
+  const std::size_t useful = min_per_thread == 0 ? n : n / min_per_thread;
+  return static_cast<int>(std::min(want, std::max<std::size_t>(useful, 1)));
+}
+
+// Thread id's block of [0, n) in a team: contiguous, edges at multiples of 64 elements, so every
+// thread but the last starts cache-line aligned relative to the array start.
+inline std::pair<std::size_t, std::size_t> thread_block(std::size_t n, std::size_t team,
+                                                        std::size_t id) {
+  const std::size_t per = ((n + team - 1) / team + 63) / 64 * 64;
+  const std::size_t begin = std::min(n, id * per);
+  return {begin, std::min(n, begin + per)};
+}
+
 // Call body(begin, end) on disjoint blocks covering [0, n), compiled for the active SIMD path.
-// Block edges are multiples of 64 elements so every thread but the last starts cache-line aligned
-// relative to the array start.
 template <class Body>
 void parallel_for_dispatched(std::size_t n, int threads, const Body& body,
                              std::size_t min_per_thread = kMinElementsPerThread) {
-  int want = resolve_threads(threads);
-  std::size_t useful = min_per_thread == 0 ? n : n / min_per_thread;
-  int nthreads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(want),
-                                                        std::max<std::size_t>(useful, 1)));
+  const int nthreads = elementwise_threads(n, threads, min_per_thread);
   if (nthreads <= 1) {
     run_dispatched(body, 0, n);
     return;
   }
 #pragma omp parallel num_threads(nthreads)
   {
-    const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
-    const std::size_t id = static_cast<std::size_t>(omp_get_thread_num());
-    const std::size_t per = ((n + team - 1) / team + 63) / 64 * 64;
-    const std::size_t begin = std::min(n, id * per);
-    const std::size_t end = std::min(n, begin + per);
-    if (begin < end) run_dispatched(body, begin, end);
+    const auto block = thread_block(n, static_cast<std::size_t>(omp_get_num_threads()),
+                                    static_cast<std::size_t>(omp_get_thread_num()));
+    if (block.first < block.second) run_dispatched(body, block.first, block.second);
   }
 }
 

@@ -482,12 +482,17 @@ struct PredictBody {
 
 }  // namespace detail
 
-// How many row chunks a batch of `rows` is split into: its thread count if the work pays for
-// them, else 1. The NumPy twin asks the same question.
+// How many row chunks a batch of `rows` is split into: 1 below kParallelBatchWork, else one per
+// thread as long as each chunk keeps at least half that work. The cap keeps many threads from
+// cutting a batch into slivers: on the 16-core Xeon (device machine, 2026-12-04), batch 256 of
+// 100 features ran 1.26x faster than one thread with 2 threads but only 1.06x with 16 (chunks of
+// 16 rows cost more to start and join than they compute). Two threads split exactly as before.
+// The NumPy twin asks the same question.
 inline std::size_t batch_chunks(std::size_t rows, std::size_t d, std::size_t heads, int threads) {
   const std::size_t want = static_cast<std::size_t>(resolve_threads(threads));
-  if (want <= 1 || rows * d * heads < kParallelBatchWork) return 1;
-  return std::min(want, rows);
+  const std::size_t work = rows * d * heads;
+  if (want <= 1 || work < kParallelBatchWork) return 1;
+  return std::min({want, rows, work / (kParallelBatchWork / 2)});
 }
 
 // Gradient of the mean weighted loss over rows order[begin:end) (no penalty); returns the
