@@ -403,6 +403,12 @@ struct StochasticSgdStep {
   GDCORE_INLINE void operator()(std::size_t r, std::size_t) const {
     const std::size_t d = data->d, k = heads;
     prefetch_row(data->X, d, order, order_size, r);
+    // The row's target too: a stochastic step waits on it, where a batch block reads its 16
+    // targets together and their misses overlap (prefetching them there gained nothing shuffled
+    // and cost ~5% in storage order). Shuffled batch-1 epochs of 200k x 100 float32: 14-16%
+    // faster, 24% with sample weights, storage order unchanged (Xeon VM, 3 runs alternated).
+    prefetch_row_value(data->Y, data->ky, order, order_size, r);
+    if (data->sample_weight) prefetch_row_value(data->sample_weight, 1, order, order_size, r);
     const std::size_t row = static_cast<std::size_t>(order[r]);
     const T* __restrict x = data->X + row * d;
     const T weight = data->sample_weight ? data->sample_weight[row] : T(1);
