@@ -423,3 +423,36 @@ def test_inputs_are_not_copied_and_memmaps_work(tmp_path):
     a = train.fit_linear(ro, y, max_epochs=3, tol=None)
     b = train.fit_linear(X, y, max_epochs=3, tol=None)
     assert np.array_equal(a.coef, b.coef)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_simd_paths_train_the_same_bits(dtype):
+    # Each path holds the 16 dot-product lanes in its own register width (and four-row blocks
+    # reduce together on AVX-512); the lanes and the order of every addition are the same, so a
+    # fit is the same bits on every path. d covers below 16, a multiple of 16 and a vector tail.
+    paths = ["baseline", "avx2", "avx512"]
+    usable = paths[: paths.index(_core.detected_simd_path()) + 1]
+    before = _core.simd_path()
+    rng = np.random.default_rng(5)
+    try:
+        for d in (5, 16, 37, 100):
+            X = rng.standard_normal((523, d)).astype(dtype)
+            y = (X @ rng.standard_normal(d) > 0).astype(int)
+            yk = rng.integers(0, 3, 523)
+            fits = {}
+            for path in usable:
+                _core.set_simd_path(path)
+                out = []
+                for batch, target, opt in [(256, y, "sgd"), (1, y, "sgd"), (7, yk, "adam")]:
+                    # the held-out rows' loss and score go through the prediction kernel
+                    fit = train.fit_linear(X, target, loss="log_loss", optimizer=opt, lr=0.01,
+                                           batch_size=batch, max_epochs=2, tol=None,
+                                           validation_fraction=0.2, num_threads=1)  # fmt: skip
+                    out += [fit.coef, fit.intercept, np.asarray(fit.history.loss),
+                            np.asarray(fit.history.val_loss)]  # fmt: skip
+                fits[path] = out
+            for path in usable[1:]:
+                for a, b in zip(fits[path], fits["baseline"]):
+                    assert np.array_equal(a, b), (path, d)
+    finally:
+        _core.set_simd_path(before)

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #define GDCORE_INLINE inline __attribute__((always_inline))
 
@@ -93,18 +95,36 @@ inline void set_isa(Isa isa) {
 }
 
 namespace detail {
+// A body may take the path it is compiled for as a template argument (body.run<I>(begin, end)),
+// to pick vector types the path holds in registers; otherwise it is called as body(begin, end).
+template <class Body, Isa I, class = void>
+struct RunsPerIsa : std::false_type {};
+template <class Body, Isa I>
+struct RunsPerIsa<Body, I,
+                  std::void_t<decltype(std::declval<const Body&>().template run<I>(0, 0))>>
+    : std::true_type {};
+
+template <Isa I, class Body>
+GDCORE_INLINE void call_body(const Body& body, std::size_t begin, std::size_t end) {
+  if constexpr (RunsPerIsa<Body, I>::value) {
+    body.template run<I>(begin, end);
+  } else {
+    body(begin, end);
+  }
+}
+
 template <class Body>
 void run_baseline(const Body& body, std::size_t begin, std::size_t end) {
-  body(begin, end);
+  call_body<Isa::baseline>(body, begin, end);
 }
 #if GDCORE_X86
 template <class Body>
 GDCORE_TARGET_AVX2 void run_avx2(const Body& body, std::size_t begin, std::size_t end) {
-  body(begin, end);
+  call_body<Isa::avx2>(body, begin, end);
 }
 template <class Body>
 GDCORE_TARGET_AVX512 void run_avx512(const Body& body, std::size_t begin, std::size_t end) {
-  body(begin, end);
+  call_body<Isa::avx512>(body, begin, end);
 }
 #endif
 }  // namespace detail
