@@ -517,16 +517,32 @@ def test_first_nonfinite_finds_the_first_bad_value_with_any_thread_count(dtype, 
     # 200,003 elements: up to four thread blocks of ~50k and 8,192-element scan blocks with a tail
     n = 200_003
     x = np.linspace(-1.0, 1.0, n).astype(dtype)
-    assert _core.first_nonfinite(x, num_threads=threads) == n
+    assert _core.first_nonfinite(x, num_threads=threads) == n == ref.first_nonfinite(x)
     # the ends, a scan-block edge, thread-block edges, and two bad values (the first one counts)
     for bad in [0, 1, 8191, 8192, 50_047, 50_048, 50_049, 100_096, 150_143, n - 1]:
         for value in (np.nan, np.inf, -np.inf):
             y = x.copy()
             y[bad] = value
             assert _core.first_nonfinite(y, num_threads=threads) == bad
+            assert ref.first_nonfinite(y, num_threads=threads) == bad
             y[min(n - 1, bad + 60_000)] = np.nan
-            assert _core.first_nonfinite(y, num_threads=threads) == bad
+            assert _core.first_nonfinite(y, num_threads=threads) == bad == ref.first_nonfinite(y)
     assert _core.first_nonfinite(np.zeros(0, dtype=dtype), num_threads=threads) == 0
+    assert ref.first_nonfinite(np.zeros(0, dtype=dtype)) == 0
+
+
+@given(
+    n=st.integers(0, 3000),
+    bad=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.sampled_from([np.nan, np.inf, -np.inf])), max_size=3),
+    threads=st.integers(1, 4),
+    f32=st.booleans(),
+)
+def test_first_nonfinite_mirrors_twin(n, bad, threads, f32):
+    x = np.arange(n, dtype=np.float32 if f32 else np.float64)
+    for where, value in bad:
+        if n:
+            x[int(where * n)] = value
+    assert _core.first_nonfinite(x, num_threads=threads) == ref.first_nonfinite(x, num_threads=threads)
 
 
 def test_threaded_check_rejects_a_large_gradient_and_changes_nothing():

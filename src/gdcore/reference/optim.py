@@ -15,6 +15,19 @@ import math
 import numpy as np
 
 
+def first_nonfinite(x, *, num_threads=1):
+    """Index of the first NaN or infinite element of ``x`` (flattened), or ``x.size`` if none.
+
+    The core's scan splits ``x`` into one block per thread and scans each from its end, so that
+    the block's start stays in that core's cache for the update that follows; the answer is the
+    same first index for every thread count, which is all this twin has to reproduce.
+    """
+    del num_threads  # the answer does not depend on it
+    flat = np.asarray(x).reshape(-1)
+    bad = np.flatnonzero(~np.isfinite(flat))
+    return int(bad[0]) if bad.size else int(flat.size)
+
+
 def _lerp(a, b, w, one):
     """PyTorch's lerp: a + w (b - a) when |w| < 0.5, else b - (b - a)(1 - w)."""
     if abs(w) < 0.5:
