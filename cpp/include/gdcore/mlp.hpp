@@ -44,6 +44,16 @@
 // products as they were. At one thread and batch 32 the Adam step is ~23% of a step: it streams
 // p, g, m and v from L3 (~0.58 ns per element for 4.3 MB), and in L2 it is bound by its square
 // root and division (~0.31 ns), which wider vectors do not speed up.
+// Two tries to hide that step behind the weight-gradient product (the FMA pipes run the product,
+// the divider bounds Adam) were measured and not kept; both gave the same bits. Stepping each
+// finished 12 x 32 tile inside the next tile's micro-kernel: 23-30% slower (its p, m, v rows
+// lie 1 KiB apart and waited on L3 even with prefetches). Stepping each finished row of tiles
+// (whole rows, the four arrays streaming forward) in pieces spread over the next row's k loop:
+// 7-10% slower at batch 32, and as slow with the arrays made L1-resident. A standalone model of
+// that loop (12 x 2 tile, 24 Adam pieces of 16 floats per tile) shows why: the product keeps
+// both vector ports busy, and each piece's twelve other vector operations plus the square root
+// and division's own port slots cost ~17 cycles inside the product against ~22 on its own, so
+// there is little to win even before the bookkeeping.
 //
 // Rounding: the products use gemm's fused multiply-add on AVX2/AVX-512 paths, so the NumPy twin
 // (src/gdcore/reference/mlp.py, which multiplies with NumPy's BLAS) agrees within the mirror's

@@ -62,9 +62,20 @@ def squared_epsilon_insensitive(p, y, epsilon, T):
     return loss, dloss
 
 
+# The core's exp(x) for x <= 0 (cpp/include/gdcore/vmath.hpp, exp_nonpositive) returns 0 below
+# these arguments, where e^x nears the subnormal range, so that no subnormal reaches its callers.
+EXP_MIN_ARG = {np.dtype(np.float32): -87.0, np.dtype(np.float64): -708.0}
+
+
+def exp_nonpositive(x, T):
+    """e^x for x <= 0, and 0 where x is below EXP_MIN_ARG (as the core's)."""
+    with np.errstate(under="ignore"):
+        return np.where(x < T(EXP_MIN_ARG[np.dtype(T)]), T(0), np.exp(x))
+
+
 def log_loss(p, y, epsilon, T):
     z = p * y
-    e = np.exp(-np.abs(z))
+    e = exp_nonpositive(-np.abs(z), T)
     neg_z = -z
     loss = np.log1p(e) + np.where(neg_z > T(0), neg_z, T(0))
     dloss = -y * (np.where(z >= T(0), e, T(1)) / (T(1) + e))
