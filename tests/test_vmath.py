@@ -4,7 +4,10 @@ NumPy (3 for log1p in float32)."""
 import numpy as np
 import pytest
 
+from conftest import assert_mirrors
+
 from gdcore import _core
+from gdcore.reference import losses as ref
 
 
 def ulps(actual, expected):
@@ -24,6 +27,17 @@ def test_exp_within_two_ulp(dtype, low):
     # below the normal range the result is 0, never a NaN or garbage
     tiny = _core.vmath_exp_nonpositive(np.array([low - 10, -1e30, -np.inf], dtype))
     assert np.all(tiny == 0.0)
+
+
+@pytest.mark.parametrize("dtype,low", [(np.float64, -708.0), (np.float32, -87.0)])
+def test_exp_mirrors_twin_across_the_flush(dtype, low):
+    # the twin (reference.losses.exp_nonpositive) flushes to 0 below the same argument
+    x = np.concatenate([np.linspace(low - 2.0, low + 2.0, 4001), [low, -1e30, -np.inf, 0.0]])
+    x = x.astype(dtype)
+    got, twin = _core.vmath_exp_nonpositive(x), ref.exp_nonpositive(x)
+    assert np.array_equal(got == 0, twin == 0)
+    normal = twin != 0
+    assert_mirrors(got[normal] / twin[normal], np.ones(int(normal.sum()), dtype), "exp / twin")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -67,15 +67,18 @@ def squared_epsilon_insensitive(p, y, epsilon, T):
 EXP_MIN_ARG = {np.dtype(np.float32): -87.0, np.dtype(np.float64): -708.0}
 
 
-def exp_nonpositive(x, T):
-    """e^x for x <= 0, and 0 where x is below EXP_MIN_ARG (as the core's)."""
+def exp_nonpositive(x):
+    """e^x for x <= 0, and 0 where x is below EXP_MIN_ARG: the twin of the core's
+    ``_core.vmath_exp_nonpositive``."""
+    x = np.asarray(x)
+    T = x.dtype.type
     with np.errstate(under="ignore"):
-        return np.where(x < T(EXP_MIN_ARG[np.dtype(T)]), T(0), np.exp(x))
+        return np.where(x < T(EXP_MIN_ARG[x.dtype]), T(0), np.exp(x))
 
 
 def log_loss(p, y, epsilon, T):
     z = p * y
-    e = exp_nonpositive(-np.abs(z), T)
+    e = exp_nonpositive(-np.abs(z))
     neg_z = -z
     loss = np.log1p(e) + np.where(neg_z > T(0), neg_z, T(0))
     dloss = -y * (np.where(z >= T(0), e, T(1)) / (T(1) + e))
