@@ -324,6 +324,27 @@ def test_bad_input_is_named(X, y, kw, error, match):
         train.fit_linear(X, y, max_epochs=1, **kw)
 
 
+def test_remembered_optimizer_options_still_validate_each_call():
+    # Validated options are remembered per (kind, options); a rejected value must be rejected on
+    # every call, and values that hash alike (1, 1.0, True) must not share an entry.
+    X, y = np.array([[0.0], [1.0]]), np.array([0.0, 1.0])
+    for _ in range(2):
+        with pytest.raises(ValueError, match="eps must be > 0"):
+            train.fit_linear(X, y, optimizer="adam", optimizer_options={"eps": -1.0}, max_epochs=1)
+    kind, options = train._optimizer("sgd", 1, {"momentum": 1})
+    assert (kind, options["lr"], options["momentum"]) == ("sgd", 1.0, 1.0)
+    for _ in range(2):
+        with pytest.raises(TypeError, match="lr must be a real number"):
+            train._optimizer("sgd", True, {"momentum": 1})
+        with pytest.raises(TypeError, match="momentum must be a real number"):
+            train._optimizer("sgd", 1, {"momentum": True})
+    # The caller gets its own dict: changing it does not change the next call's options.
+    options["momentum"] = 0.5
+    assert train._optimizer("sgd", 1, {"momentum": 1})[1]["momentum"] == 1.0
+    # Unhashable values (a list of betas) are validated without the cache.
+    assert train._optimizer("adam", 1e-3, {"betas": [0.8, 0.9]})[1]["betas"] == (0.8, 0.9)
+
+
 ALL_LOSSES = train.REGRESSION_LOSSES + train.CLASSIFICATION_LOSSES
 
 

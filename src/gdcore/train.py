@@ -262,8 +262,38 @@ def _optimizer(optimizer, lr, options):
     merged = dict(implied)
     merged.update(options or {})
     merged["lr"] = 0.01 if lr is None else lr
+    try:
+        key = (kind, tuple(sorted((name, _typed(value)) for name, value in merged.items())))
+        hash(key)
+    except TypeError:  # an unhashable option value: validate without the cache
+        return kind, _validated_options(cls, merged)
+    return kind, dict(_cached_options(key, cls, merged))
+
+
+def _typed(value):
+    """A cache key part that tells 1, 1.0 and True apart (they hash alike, validate apart)."""
+    if isinstance(value, (tuple, list)):
+        return (type(value), tuple(_typed(v) for v in value))
+    return (type(value), value)
+
+
+def _validated_options(cls, merged):
     probe = cls([np.zeros(1)], **merged)  # validates every option and fills the defaults
-    return kind, {k: v for k, v in probe.param_groups[0].items() if k != "params"}
+    return {k: v for k, v in probe.param_groups[0].items() if k != "params"}
+
+
+_OPTIONS_CACHE: dict = {}
+
+
+def _cached_options(key, cls, merged):
+    """_validated_options, remembered per key: building the probe optimizer (and its core
+    engine) took ~0.1 ms of every fit. Invalid options raise and are not remembered."""
+    found = _OPTIONS_CACHE.get(key)
+    if found is None:
+        if len(_OPTIONS_CACHE) >= 256:
+            _OPTIONS_CACHE.clear()
+        found = _OPTIONS_CACHE[key] = _validated_options(cls, merged)
+    return found
 
 
 def _schedule(schedule, lr):
