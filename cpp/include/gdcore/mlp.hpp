@@ -25,7 +25,7 @@
 // sum: results are the same bits for any thread count. For the forward pass and D W^T, C's rows
 // are the mini-batch rows, so this is the split of the mini-batch across threads; for the weight
 // gradient, C is the weight matrix, so each thread owns a block of it and no per-thread gradient
-// buffers need to be added up afterwards. gemm keeps products below ~1M multiply-adds per thread
+// buffers need to be added up afterwards. gemm keeps products below ~512k multiply-adds per thread
 // on one thread, so small batches never pay for waking threads. Bias and activation (forward)
 // and f' (backward) run as epilogues of the products that make their inputs: each thread applies
 // them to its block of C while it is in its cache, so they are split like the products (at
