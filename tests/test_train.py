@@ -341,7 +341,7 @@ def test_remembered_optimizer_options_still_validate_each_call():
     # The caller gets its own dict: changing it does not change the next call's options.
     options["momentum"] = 0.5
     assert train._optimizer("sgd", 1, {"momentum": 1})[1]["momentum"] == 1.0
-    # Unhashable values (a list of betas) are validated without the cache.
+    # A list of betas is keyed with its type (list, not tuple) and validated like a tuple.
     assert train._optimizer("adam", 1e-3, {"betas": [0.8, 0.9]})[1]["betas"] == (0.8, 0.9)
 
 

@@ -287,7 +287,7 @@ _OPTIONS_CACHE: dict = {}
 
 def _cached_options(key, cls, merged):
     """_validated_options, remembered per key: building the probe optimizer (and its core
-    engine) took ~0.1 ms of every fit. Invalid options raise and are not remembered."""
+    engine) took ~0.05 ms of every fit. Invalid options raise and are not remembered."""
     found = _OPTIONS_CACHE.get(key)
     if found is None:
         if len(_OPTIONS_CACHE) >= 256:
