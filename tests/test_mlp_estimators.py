@@ -150,6 +150,16 @@ def test_adaptive_learning_rate_divides_by_five():
     assert reg._lr == pytest.approx(0.01 / 5**6)
 
 
+@pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
+def test_complex_targets_are_refused(cls):
+    # As scikit-learn: a ValueError, not a ComplexWarning and a fit on the real parts.
+    X = np.zeros((4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="Complex data not supported in y"):
+            cls(max_iter=1).fit(X, np.array([0, 1, 0, 1]) + 0.5j)
+
+
 def test_bad_parameters_name_themselves():
     X = np.zeros((10, 2))
     y = np.arange(10) % 2

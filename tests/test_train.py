@@ -313,6 +313,8 @@ def test_ctrl_c_interrupts_promptly_and_keeps_the_model():
         ([[0.0], [1.0]], [0.0, 1.0], dict(lr=-1.0), ValueError, "lr must be >= 0"),
         ([[0.0], [1.0]], [0.0, 1.0], dict(sample_weight=[1.0]), ValueError, r"sample_weight must have shape \(2,\)"),
         ([["a"], ["b"]], [0.0, 1.0], {}, TypeError, "X must hold real numbers"),
+        ([[0.0], [1.0]], [0.5j, 1.0], dict(loss="hinge"), TypeError, "got complex dtype complex128"),
+        ([[0.0], [1.0]], [0.5j, 1.0], {}, TypeError, "y must hold real numbers for regression"),
         ([[0.0], [1.0]], [0, 1], dict(loss="hinge", multiclass="softmax"), None, None),
     ],
 )  # fmt: skip

@@ -363,6 +363,8 @@ class MLPClassifier(_ClassifierMixin, _BaseMLP, _Base):
             )
         if y.shape[0] != n:
             raise ValueError(f"Found input variables with inconsistent numbers of samples: [{n}, {y.shape[0]}]")
+        if y.dtype.kind == "c":
+            raise ValueError("Complex data not supported in y")
         if y.dtype.kind == "f":
             _check_y_finite(y)
             if not np.all(y == np.round(y)):
@@ -508,6 +510,8 @@ class MLPRegressor(_RegressorMixin, _BaseMLP, _Base):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         y = np.asarray(y)
+        if y.dtype.kind == "c":
+            raise ValueError("Complex data not supported in y")
         if y.dtype.kind in "OUS":
             y = y.astype(np.float64)
         if y.ndim not in (1, 2):

@@ -186,6 +186,8 @@ def _encode_targets(y, n, dtype, task, classes=None):
         return Y.reshape(n, -1), None
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D for classification, got shape {y.shape}")
+    if y.dtype.kind == "c":  # as scikit-learn: complex values are not labels
+        raise TypeError(f"y must hold class labels, got complex dtype {y.dtype}")
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError(f"y contains NaN or infinity (first in row {int(np.argmax(~np.isfinite(y)))})")
     if classes is None:

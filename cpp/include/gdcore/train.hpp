@@ -28,8 +28,9 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <limits>
+#include <memory>
+#include <new>
 #include <numeric>
 #include <type_traits>
 #include <vector>
@@ -697,24 +698,34 @@ void evaluate(const LinearData<T>& data, const Head& head, const TrainSettings& 
 }
 
 // n values left uninitialized (std::vector would zero them, one thread touching every page), for
-// buffers that are written before they are read.
+// buffers that are written before they are read. The storage starts on a 64-byte cache line:
+// `new T[n]` gave 16-byte alignment, so when gemm split a product's C (an MLP's activations, at
+// 1 KiB a row) into column blocks for two threads, the line at each block's edge on every row
+// was written by both cores. Measured on the 2-vCPU Xeon, batch-128 MLP step on two threads
+// (C++ phase timer, three process pairs alternated): 768-821 -> 709-783 us, X W_1 238 -> 210 us.
 template <class T>
 class UninitializedBuffer {
+  static_assert(std::is_trivially_default_constructible_v<T>, "values are left uninitialized");
+  static constexpr std::align_val_t kAlign{64};
+  struct Free {
+    void operator()(T* p) const { ::operator delete[](p, kAlign); }
+  };
+
  public:
   UninitializedBuffer() = default;
   explicit UninitializedBuffer(std::size_t n) { reset(n); }
   void reset(std::size_t n) {
-    data_.reset(n ? new T[n] : nullptr);
+    data_.reset(n ? static_cast<T*>(::operator new[](n * sizeof(T), kAlign)) : nullptr);
     size_ = n;
   }
   T* data() { return data_.get(); }
   const T* data() const { return data_.get(); }
-  T& operator[](std::size_t i) { return data_[i]; }
-  const T& operator[](std::size_t i) const { return data_[i]; }
+  T& operator[](std::size_t i) { return data_.get()[i]; }
+  const T& operator[](std::size_t i) const { return data_.get()[i]; }
   std::size_t size() const { return size_; }
 
  private:
-  std::unique_ptr<T[]> data_;
+  std::unique_ptr<T, Free> data_;
   std::size_t size_ = 0;
 };
 
