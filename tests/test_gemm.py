@@ -108,9 +108,12 @@ def test_nan_and_inf_in_a_propagate(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
-def test_threads_give_identical_bits(dtype, trans_a, trans_b):
+# A square-ish product, and thin ones (an MLP's 10-unit output layer at batch 128) that split
+# by their work in values moved rather than multiply-adds.
+@pytest.mark.parametrize("m,n,k", [(301, 157, 600), (128, 256, 10), (256, 10, 128)])
+def test_threads_give_identical_bits(dtype, trans_a, trans_b, m, n, k):
     rng = np.random.default_rng(1)
-    a, b, c = random_problem(rng, 301, 157, 600, dtype, trans_a, trans_b)
+    a, b, c = random_problem(rng, m, n, k, dtype, trans_a, trans_b)
     args = dict(alpha=0.5, beta=1.5, trans_a=trans_a, trans_b=trans_b)
     one = linalg.gemm(a, b, c.copy(), num_threads=1, **args)
     for threads in (2, 3, 4):

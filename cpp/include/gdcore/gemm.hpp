@@ -480,7 +480,8 @@ struct NoEpilogue {
   void operator()(std::size_t, std::size_t, std::size_t, std::size_t) const {}
 };
 
-// Multiply-adds below which a second thread does not pay (waking it costs 2-50 us). 512k: the
+// Work (multiply-adds, or for thin products their values moved: see gemm_with) per thread below
+// which a second thread does not pay (waking it costs 2-50 us). 512k: the
 // 10-unit output layer of a batch-512 MLP (512 x 10 x 256, 1.3M) then splits in two, by the
 // batch rows that the layer before left in each core's cache. Measured there on the 2-vCPU
 // Xeon, two threads: forward 60 -> 27 us, D W^T 105 -> 57, A^T D 77 -> 60, the step ~3% faster
@@ -509,7 +510,13 @@ void gemm_with(std::size_t m, std::size_t n, std::size_t k, typename K::value_ty
                typename K::value_type beta, typename K::value_type* c, std::size_t ldc,
                int threads, const Epilogue& epilogue) {
   constexpr std::size_t MR = K::mr, NR = K::nr;
-  const std::size_t work = m * n * std::max<std::size_t>(k, 1);
+  // Work: the multiply-adds, or, for thin products (k or n of a few units, as an MLP's output
+  // layer), the values of A, B and C they touch at kReadCost each, whichever is larger: such a
+  // product runs at the speed it moves its values, not at the FMA pipes'. At batch 128 the
+  // 10-unit output layer's three products (128 x 10 x 256, 327k multiply-adds, ~1.2M by their
+  // values) then split in two, each thread on the batch rows the layer before left in its cache.
+  const std::size_t values = m * k + k * n + m * n;
+  const std::size_t work = std::max(m * n * std::max<std::size_t>(k, 1), kReadCost * values);
   const std::size_t row_tiles = (m + MR - 1) / MR, col_tiles = (n + NR - 1) / NR;
   std::size_t team = std::min<std::size_t>(static_cast<std::size_t>(resolve_threads(threads)),
                                            std::max<std::size_t>(work / kMinMultiplyAddsPerThread, 1));
@@ -519,13 +526,21 @@ void gemm_with(std::size_t m, std::size_t n, std::size_t k, typename K::value_ty
     return;
   }
   // Grid: the factorization team = grid_rows * grid_cols whose largest region (in whole tiles)
-  // plus the inputs it reads is smallest, a value read counted as kReadCost multiply-adds.
+  // plus the inputs it reads is smallest, a value read counted as kReadCost multiply-adds. A
+  // column split whose regions' rows are shorter than a 4 KiB page puts every thread's part of
+  // C in the same pages, and the cores' stream prefetchers (which run within a page) then pull
+  // in lines the other core is writing: those C values count as read from the other core. At
+  // batch 128 that turns D W^T of an MLP's 10-unit output layer (128 x 256 x 10, with the
+  // activation derivative applied to C as it is written) to a row split: 21-27 -> 15 us on two
+  // threads (C++ phase timer); the large-k products keep their column splits.
+  constexpr std::size_t kPage = 4096 / sizeof(typename K::value_type);
   std::size_t grid_rows = 1, best_cost = ~std::size_t{0};
   for (std::size_t r = 1; r <= team; ++r) {
     if (team % r) continue;
     const std::size_t cols = team / r;
     const std::size_t tm = (row_tiles + r - 1) / r * MR, tn = (col_tiles + cols - 1) / cols * NR;
-    const std::size_t cost = tm * tn * k + kReadCost * (tm + tn) * k;
+    const std::size_t shared_pages = cols > 1 && tn < kPage ? kReadCost * tm * tn : 0;
+    const std::size_t cost = tm * tn * k + kReadCost * (tm + tn) * k + shared_pages;
     if (cost < best_cost) best_cost = cost, grid_rows = r;
   }
   const std::size_t grid_cols = team / grid_rows;
