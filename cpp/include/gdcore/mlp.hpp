@@ -27,12 +27,12 @@
 // gradient, C is the weight matrix, so each thread owns a block of it and no per-thread gradient
 // buffers need to be added up afterwards. gemm keeps products below ~512k multiply-adds per thread
 // on one thread, so small batches never pay for waking threads; thin products (the 10-unit output
-// layer's) count the values they move instead, 32 multiply-adds each, and split from batch ~100. Bias and activation (forward)
-// and f' (backward) run as epilogues of the products that make their inputs: each thread applies
-// them to its block of C while it is in its cache, so they are split like the products (at
-// batch 128 on two threads, run serially after each product they took 2x their one-thread time,
-// since the other core's blocks had to cross over). The loss and the bias gradients are
-// O(B n) and stay serial.
+// layer's) count the values they move instead, 32 multiply-adds each, and split from batch ~100.
+// Bias and activation (forward) and f' (backward) run as epilogues of the products that make
+// their inputs: each thread applies them to its block of C while it is in its cache, so they are
+// split like the products (at batch 128 on two threads, run serially after each product they
+// took 2x their one-thread time, since the other core's blocks had to cross over). The loss and
+// the bias gradients are O(B n) and stay serial.
 //
 // The optimizer step runs inside the backward pass (mlp_gradient's `step`): gemm hands each
 // finished block of a weight gradient to an epilogue, which adds the l2 term and updates that
