@@ -133,15 +133,19 @@ def test_result_does_not_depend_on_the_thread_grid(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_narrow_and_wide_tiles_give_identical_bits(dtype):
-    # C with at most one vector of columns uses a taller, narrower tile; each element still sees
-    # the same operations in the same order.
+@pytest.mark.parametrize("m", [50, 64, 72, 128])
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_narrow_and_wide_tiles_give_identical_bits(dtype, m, trans_a):
+    # C with at most one vector of columns uses a taller, narrower tile (16 rows where m is a
+    # multiple of 16 but not of 24, as 64 and 128; else 24 rows, with an edge tile at 50); each
+    # element still sees the same operations in the same order.
     rng = np.random.default_rng(8)
-    a, b, c = random_problem(rng, 50, 40, 300, dtype, False, False)
-    wide = linalg.gemm(a, b, c.copy(), beta=0.5)
-    for n in (16, 8, 3):
-        narrow = linalg.gemm(a, np.ascontiguousarray(b[:, :n]), c[:, :n].copy(), beta=0.5)
-        assert np.array_equal(narrow, wide[:, :n])
+    a, b, c = random_problem(rng, m, 40, 300, dtype, trans_a, False)
+    args = dict(beta=0.5, trans_a=trans_a, num_threads=1)
+    wide = linalg.gemm(a, b, c.copy(), **args)
+    for n in (16, 10, 8, 3):
+        narrow = linalg.gemm(a, np.ascontiguousarray(b[:, :n]), c[:, :n].copy(), **args)
+        assert np.array_equal(narrow, wide[:, :n]), n
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

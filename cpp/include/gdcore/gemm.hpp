@@ -626,7 +626,12 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
     // The tile shape never changes a result's bits (each element's operations are the same),
     // so it may follow n and m.
     case Isa::avx512:
-      if (n <= static_cast<std::size_t>(Wide::width))
+      if (n <= static_cast<std::size_t>(Wide::width) && m % 16 == 0 && m % 24 != 0)
+        // Narrow products (an MLP's output layer) whose rows are a multiple of 16 but not of
+        // 24 (batch 32, 128, 256, 512): 16-row tiles leave no padded edge tile.
+        gemm_with<Avx512Kernel<Wide, 16, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads,
+                                             epilogue);
+      else if (n <= static_cast<std::size_t>(Wide::width))
         gemm_with<Avx512Kernel<Wide, 24, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads,
                                              epilogue);
       else if (m <= 64 && m % 8 == 0 && m % 12 != 0)
