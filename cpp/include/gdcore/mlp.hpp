@@ -298,6 +298,8 @@ struct MlpWorkspace {
   // every fit on one thread, and acts[0] is not even touched when the rows are read in place.
   std::vector<UninitializedBuffer<T>> acts;  // acts[l]: rows x n_l (acts[0]: gathered inputs)
   UninitializedBuffer<T> delta, delta_prev, targets, row_loss;
+  // A block of rows of a weight gradient (see mlp_gradient: one thread, small batches).
+  UninitializedBuffer<T> grad_block;
   std::size_t rows = 0;
 
   MlpWorkspace(const MlpShape& shape, std::size_t max_rows, std::size_t ky) : rows(max_rows) {
@@ -307,6 +309,17 @@ struct MlpWorkspace {
     delta_prev.reset(max_rows * shape.widest());
     targets.reset(max_rows * ky);
     row_loss.reset(max_rows);
+    std::size_t block = 0;
+    for (std::size_t l = 1; l <= shape.layers(); ++l)
+      block = std::max(block, grad_block_rows(shape.sizes[l]) * shape.sizes[l]);
+    grad_block.reset(block);
+  }
+
+  // Rows of a weight gradient with fan_out columns per block: 192 (16 tiles of 12 rows) for up
+  // to 256 columns, fewer for wider layers so that a block stays ~192 KiB of float32 (L2).
+  static std::size_t grad_block_rows(std::size_t fan_out) {
+    const std::size_t rows = (192 * 256 / std::max<std::size_t>(fan_out, 1)) / 24 * 24;
+    return std::min<std::size_t>(192, std::max<std::size_t>(24, rows));
   }
 };
 
@@ -383,6 +396,8 @@ namespace mlp_detail {
 struct NoStep {
   bool begin(double) const { return false; }
   void operator()(const std::pair<std::size_t, std::size_t>*, std::size_t) const {}
+  template <class T>
+  void segment(std::size_t, std::size_t, const T*) const {}
 };
 
 // The parameter ranges of rows [i0, i1) x columns [j0, j1) of a fan_in x fan_out weight matrix
@@ -415,6 +430,20 @@ inline std::size_t block_ranges(std::size_t offset, std::size_t fan_out, std::si
 // backward pass read all four arrays back from L3. Each layer's input-gradient product, which
 // reads W_l, therefore runs before its weight-gradient product. The optimizers are element-wise,
 // so the bits are those of the step after the pass.
+//
+// On one thread with at most kGradBlockBatch rows, each weight gradient is instead computed in
+// blocks of rows (MlpWorkspace::grad_block_rows) into ws.grad_block, last block first, and
+// step.segment(offset, n, g) updates the buffer's elements [offset, offset + n) from the
+// gradient values g[0:n); `grad` then holds only the bias gradients. Each element's products
+// and sums are the same, so the bits are too. Why: the gradient's 800 KiB for W_1 (784 x 256,
+// float32) no longer cycle through L3 every step (read for ownership, written back), and the
+// block updated last, W_1's first rows, is the one the next step's forward product reads first.
+// Measured at batch 32, one thread, alternated in one process: a step 3-4% faster (X W_1 and
+// the W_1 update both faster); at batch 128 within 1%; at batch 512 (products with more than
+// one 256-deep block of k) 0.7% slower, and on two threads (more, smaller parallel products)
+// slower, so neither takes this path.
+inline constexpr std::size_t kGradBlockBatch = 128;
+
 template <class T, class Step = mlp_detail::NoStep>
 double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
                     const std::int64_t* order, std::size_t rows, const T* params, double alpha,
@@ -444,6 +473,7 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
   double loss = 0.0;
   for (std::size_t i = 0; i < rows; ++i) loss += static_cast<double>(ws.row_loss[i]);
   const bool stepping = step.begin(loss);
+  const bool by_blocks = stepping && rows <= kGradBlockBatch && resolve_threads(threads) == 1;
   const T scale = T(1.0 / static_cast<double>(rows));
   const T l2 = T(alpha / static_cast<double>(rows));
   T* Dprev = ws.delta_prev.data();
@@ -465,8 +495,37 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
       gemm<T>(false, true, rows, fan_in, fan_out, T(1), D, fan_out, W, fan_out, T(0), Dprev,
               fan_in, threads,
               mlp_detail::ActivationBackwardEpilogue<T>{Aprev, Dprev, fan_in, shape.activation});
-    // Each finished block of dW_l: the l2 term (alpha/B) W, then the step, while it is in cache.
     const std::size_t w_offset = shape.weight_offset(l);
+    if (by_blocks) {
+      const std::size_t block = MlpWorkspace<T>::grad_block_rows(fan_out);
+      T* g = ws.grad_block.data();
+      for (std::size_t b = (fan_in + block - 1) / block; b-- > 0;) {
+        const std::size_t i0 = b * block, n_rows = std::min(block, fan_in - i0);
+        const auto finish_rows = [&](std::size_t r0, std::size_t r1, std::size_t j0,
+                                     std::size_t j1) {
+          const bool whole = j0 == 0 && j1 == fan_out;
+          for (std::size_t r = r0; r < (whole ? r0 + 1 : r1); ++r) {
+            const std::size_t n = whole ? (r1 - r0) * fan_out : j1 - j0;
+            const std::size_t offset = w_offset + (i0 + r) * fan_out + j0;
+            T* gr = g + r * fan_out + j0;
+            if (alpha != 0.0) {
+              const std::pair<std::size_t, std::size_t> all{0, n};
+              run_elementwise(0, LocalRanges{&all, 1},
+                              mlp_detail::AddScaledBody<T>{gr, params + offset, l2});
+            }
+            step.segment(offset, n, static_cast<const T*>(gr));
+          }
+        };
+        gemm<T>(true, false, n_rows, fan_out, rows, scale, Aprev + i0, fan_in, D, fan_out, T(0),
+                g, fan_out, 1, finish_rows);
+      }
+      const std::pair<std::size_t, std::size_t> bias{shape.bias_offset(l),
+                                                     shape.bias_offset(l) + fan_out};
+      step(&bias, 1);
+      if (l > 1) std::swap(D, Dprev);
+      continue;
+    }
+    // Each finished block of dW_l: the l2 term (alpha/B) W, then the step, while it is in cache.
     const auto finish_block = [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
       if (alpha == 0.0 && !stepping) return;
       thread_local std::vector<std::pair<std::size_t, std::size_t>> ranges;
@@ -562,7 +621,8 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
   const int threads = resolve_threads(s.threads);
 
   MlpWorkspace<T> ws(shape, batch, ky);
-  UninitializedBuffer<T> grad(size);  // every step's mlp_gradient writes all of it
+  // Every step's mlp_gradient writes the part of it that the step reads (see there).
+  UninitializedBuffer<T> grad(size);
   std::vector<std::int64_t> order(train);
   EpochSnapshot<T> snapshot(size, 0, n_states, threads);
 
@@ -598,6 +658,15 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
       double mu_product = state->mu_product;
       optimizer_step<T>(*opt, state->params, grad, states, size, state->opt_step, &mu_product,
                         LocalRanges{ranges, count});
+    }
+    void segment(std::size_t offset, std::size_t n, const T* g) const {
+      T* const shifted[3] = {states[0] ? states[0] + offset : nullptr,
+                             states[1] ? states[1] + offset : nullptr,
+                             states[2] ? states[2] + offset : nullptr};
+      const std::pair<std::size_t, std::size_t> all{0, n};
+      double mu_product = state->mu_product;
+      optimizer_step<T>(*opt, state->params + offset, g, shifted, n, state->opt_step,
+                        &mu_product, LocalRanges{&all, 1});
     }
   };
 
