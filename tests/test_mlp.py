@@ -201,14 +201,14 @@ def test_fit_follows_twin_trajectory(dtype, optimizer, task, activation):
 def test_fit_threads_same_bits_and_resume_exact(optimizer, hidden):
     # The optimizer steps inside the weight-gradient products, block by block on the thread that
     # computed each block (with the l2 term first): the bits must not depend on the thread count.
-    # NAdam also carries a momentum product that must advance once per step. At batch 100 one
+    # NAdam also carries a momentum product that must advance once per step. At batch 50 one
     # thread computes each weight gradient in blocks of rows of its own (144 rows for 300 columns,
     # the last block 12; with 4100 columns gemm hands the blocks over in column pieces), two
     # threads in whole products: the two paths must give the same bits.
     rng = np.random.default_rng(2)
     X = rng.normal(size=(300, 40)).astype(np.float32)
     y = rng.integers(0, 5, size=300)
-    options = dict(hidden_layer_sizes=hidden, batch_size=100, tol=None, random_state=4,
+    options = dict(hidden_layer_sizes=hidden, batch_size=50, tol=None, random_state=4,
                    alpha=1e-3, optimizer=optimizer)  # fmt: skip
     one = fit_mlp(X, y, max_epochs=4, num_threads=1, **options)
     two = fit_mlp(X, y, max_epochs=4, num_threads=2, **options)

@@ -438,11 +438,13 @@ inline std::size_t block_ranges(std::size_t offset, std::size_t fan_out, std::si
 // and sums are the same, so the bits are too. Why: the gradient's 800 KiB for W_1 (784 x 256,
 // float32) no longer cycle through L3 every step (read for ownership, written back), and the
 // block updated last, W_1's first rows, is the one the next step's forward product reads first.
-// Measured at batch 32, one thread, alternated in one process: a step 3-4% faster (X W_1 and
-// the W_1 update both faster); at batch 128 within 1%; at batch 512 (products with more than
-// one 256-deep block of k) 0.7% slower, and on two threads (more, smaller parallel products)
-// slower, so neither takes this path.
-inline constexpr std::size_t kGradBlockBatch = 128;
+// Measured with a C++ step timer, 784-256-256-10, Adam, the variants alternated in one process:
+// at batch 32 on one thread a step 3-4% faster (X W_1 and the W_1 update both faster), whole
+// fits ~5% (old and new builds in ABBA order); at batch 128 within 1%, at batch 512 (products
+// with more than one 256-deep block of k) 0.7% slower. On two threads, each thread stepping its
+// half of the rows by blocks in one parallel region: batch 128 within 0.5%, batch 32 2.6%
+// slower. So only one thread at batch <= 64 takes this path.
+inline constexpr std::size_t kGradBlockBatch = 64;
 
 template <class T, class Step = mlp_detail::NoStep>
 double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
