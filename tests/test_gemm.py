@@ -159,7 +159,7 @@ def test_few_rows_give_the_bits_of_many_rows(dtype, trans_b):
     a, b, c = random_problem(rng, 400, 300, 600, dtype, False, trans_b)
     args = dict(alpha=0.75, beta=-0.5, trans_b=trans_b, num_threads=1)
     tall = linalg.gemm(a, b, c.copy(), **args)
-    for rows in (8, 32, 40, 64, 96, 192):
+    for rows in (8, 32, 40, 64, 80, 96, 128, 192):
         few = linalg.gemm(np.ascontiguousarray(a[:rows]), b, c[:rows].copy(), **args)
         assert np.array_equal(few, tall[:rows]), rows
 

@@ -634,9 +634,11 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
       else if (n <= static_cast<std::size_t>(Wide::width))
         gemm_with<Avx512Kernel<Wide, 24, 1>>(m, n, k, alpha, av, bv, beta, c, ldc, threads,
                                              epilogue);
-      else if (m <= 64 && m % 8 == 0 && m % 12 != 0)
-        // Few rows (an MLP's mini-batch): 8-row tiles cover m = 32 or 64 exactly where 12-row
-        // tiles compute a padded edge tile and copy it out.
+      else if (m <= 128 && m % 8 == 0 && m % 12 != 0)
+        // Few rows (an MLP's mini-batch): 8-row tiles cover m = 32, 64 or 128 exactly where
+        // 12-row tiles compute a padded edge tile and copy it out (and, split by rows for two
+        // threads, give each 64 rows where 12-row tiles give 72 and 56). Batch-128 steps of a
+        // 784-256-256-10 MLP, alternated in one process: 2-3% faster on one and two threads.
         gemm_with<Avx512Kernel<Wide, 8, 2>>(m, n, k, alpha, av, bv, beta, c, ldc, threads,
                                             epilogue);
       else
