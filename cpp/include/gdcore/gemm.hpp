@@ -309,7 +309,8 @@ struct Avx2Kernel {
 
 // AVX-512: 32 zmm registers hold a 12 x 2-vector tile (24 accumulators, 2 of b; the broadcast of
 // a folds into the FMA's memory operand), or for narrow C (n <= one vector, e.g. a 10-class
-// output layer) a 24 x 1-vector tile, which wastes less of each register on padding.
+// output layer) a 24 x 1-vector tile, which wastes less of each register on padding. gemm()
+// also picks 16 x 1 and 8 x 2 tiles where they fit a mini-batch's row count without an edge.
 template <class V, int MR = 12, int NV = 2>
 struct Avx512Kernel {
   using value_type = typename V::T;
