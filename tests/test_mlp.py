@@ -198,7 +198,8 @@ def test_fit_follows_twin_trajectory(dtype, optimizer, task, activation):
 
 @pytest.mark.parametrize("optimizer", ["adam", "nadam"])
 @pytest.mark.parametrize("hidden", [(300, 200), (4100,)])
-def test_fit_threads_same_bits_and_resume_exact(optimizer, hidden):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fit_threads_same_bits_and_resume_exact(optimizer, hidden, dtype):
     # The optimizer steps inside the weight-gradient products, block by block on the thread that
     # computed each block (with the l2 term first): the bits must not depend on the thread count.
     # NAdam also carries a momentum product that must advance once per step. At batch 50 one
@@ -206,7 +207,7 @@ def test_fit_threads_same_bits_and_resume_exact(optimizer, hidden):
     # the last block 12; with 4100 columns gemm hands the blocks over in column pieces), two
     # threads in whole products: the two paths must give the same bits.
     rng = np.random.default_rng(2)
-    X = rng.normal(size=(300, 40)).astype(np.float32)
+    X = rng.normal(size=(300, 40)).astype(dtype)
     y = rng.integers(0, 5, size=300)
     options = dict(hidden_layer_sizes=hidden, batch_size=50, tol=None, random_state=4,
                    alpha=1e-3, optimizer=optimizer)  # fmt: skip
