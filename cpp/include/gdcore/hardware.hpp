@@ -75,19 +75,28 @@ void axpy(T* a, const T* b, T s, std::size_t n, int threads) {
 inline constexpr std::size_t kPrefetchFarRows = 32;
 inline constexpr std::size_t kPrefetchNearRows = 4;
 
+//
+// A thread that reads one chunk of each mini-batch (rows [lo, chunk_end) of the order, the other
+// threads' chunks after it) passes chunk_end and skip = the rows of the other chunks: positions
+// past its chunk then continue in its own chunk of the next mini-batch, the rows it reads next,
+// instead of asking for rows another thread reads (or has already read). Two threads, shuffled
+// batch-1024 logistic-regression fits (200,000 x 100 float32), old and new builds in ABBA
+// order: 25.6-26.4 -> 25.2-25.4 ms for five epochs (~2.5%); batch 4096 unchanged.
 template <class T>
 GDCORE_INLINE void prefetch_row(const T* X, std::size_t d, const std::int64_t* order,
-                                std::size_t order_size, std::size_t r) {
+                                std::size_t order_size, std::size_t r,
+                                std::size_t chunk_end = SIZE_MAX, std::size_t skip = 0) {
   const std::size_t bytes = d * sizeof(T);
-  if (r + kPrefetchNearRows < order_size) {
-    const char* near =
-        reinterpret_cast<const char*>(X + static_cast<std::size_t>(order[r + kPrefetchNearRows]) * d);
-    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(near + off, 0, 3);
+  std::size_t near = r + kPrefetchNearRows, far = r + kPrefetchFarRows;
+  if (near >= chunk_end) near += skip;
+  if (far >= chunk_end) far += skip;
+  if (near < order_size) {
+    const char* row = reinterpret_cast<const char*>(X + static_cast<std::size_t>(order[near]) * d);
+    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off, 0, 3);
   }
-  if (r + kPrefetchFarRows < order_size) {
-    const char* far =
-        reinterpret_cast<const char*>(X + static_cast<std::size_t>(order[r + kPrefetchFarRows]) * d);
-    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(far + off, 0, 2);
+  if (far < order_size) {
+    const char* row = reinterpret_cast<const char*>(X + static_cast<std::size_t>(order[far]) * d);
+    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off, 0, 2);
   }
 }
 

@@ -335,6 +335,10 @@ struct BatchBody {
   T* grad;         // zeroed by the caller
   double* loss;    // weighted loss sum of these rows, then 1 if a prediction was not finite
   bool check_inputs;  // look for non-finite predictions (the first epoch checks X this way)
+  // One chunk of a mini-batch split across threads: where it ends and the rows of the other
+  // chunks after it (see prefetch_row); SIZE_MAX and 0 for a whole batch.
+  std::size_t chunk_end = SIZE_MAX;
+  std::size_t skip = 0;
 
   template <Isa I>
   GDCORE_INLINE void run(std::size_t begin, std::size_t end) const {
@@ -357,7 +361,7 @@ struct BatchBody {
       const std::size_t m = std::min(kBlockRows, end - r0);
       for (std::size_t i = 0; i < m; ++i) {
         // Shuffled rows defeat the hardware prefetcher: ask for rows further on ourselves.
-        prefetch_row(data->X, d, order, order_size, r0 + i);
+        prefetch_row(data->X, d, order, order_size, r0 + i, chunk_end, skip);
         const std::size_t row = static_cast<std::size_t>(order[r0 + i]);
         xs[i] = data->X + row * d;
         weights[i] = data->sample_weight ? data->sample_weight[row] : T(1);
@@ -601,7 +605,8 @@ double batch_gradient(const LinearData<T>& data, const Head& head, const T* para
       const std::size_t lo = begin + std::min(rows, c * per);
       const std::size_t hi = begin + std::min(rows, (c + 1) * per);
       run_dispatched(detail::BatchBody<T, Head>{&data, &head, params, order, order_size, heads,
-                                                base + c * stride, &losses[c * 8], check_inputs},
+                                                base + c * stride, &losses[c * 8], check_inputs,
+                                                hi, rows - (hi - lo)},
                      lo, hi);
     }
     std::copy(base, base + size, grad);
