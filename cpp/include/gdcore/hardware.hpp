@@ -75,7 +75,6 @@ void axpy(T* a, const T* b, T s, std::size_t n, int threads) {
 inline constexpr std::size_t kPrefetchFarRows = 32;
 inline constexpr std::size_t kPrefetchNearRows = 4;
 
-//
 // A thread that reads one chunk of each mini-batch (rows [lo, chunk_end) of the order, the other
 // threads' chunks after it) passes chunk_end and skip = the rows of the other chunks: positions
 // past its chunk then continue in its own chunk of the next mini-batch, the rows it reads next,
