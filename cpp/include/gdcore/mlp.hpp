@@ -499,46 +499,50 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
               mlp_detail::ActivationBackwardEpilogue<T>{Aprev, Dprev, fan_in, shape.activation});
     const std::size_t w_offset = shape.weight_offset(l);
     if (by_blocks) {
+      // Blocks of rows of dW_l in ws.grad_block, the last block first; each finished piece of a
+      // block gets the l2 term and the step from there (the ranges are the buffer's, the
+      // gradient values sit at the same place relative to the block's start).
       const std::size_t block = MlpWorkspace<T>::grad_block_rows(fan_out);
       T* g = ws.grad_block.data();
       for (std::size_t b = (fan_in + block - 1) / block; b-- > 0;) {
         const std::size_t i0 = b * block, n_rows = std::min(block, fan_in - i0);
+        const std::size_t origin = w_offset + i0 * fan_out;
         const auto finish_rows = [&](std::size_t r0, std::size_t r1, std::size_t j0,
                                      std::size_t j1) {
-          const bool whole = j0 == 0 && j1 == fan_out;
-          for (std::size_t r = r0; r < (whole ? r0 + 1 : r1); ++r) {
-            const std::size_t n = whole ? (r1 - r0) * fan_out : j1 - j0;
-            const std::size_t offset = w_offset + (i0 + r) * fan_out + j0;
-            T* gr = g + r * fan_out + j0;
+          thread_local std::vector<std::pair<std::size_t, std::size_t>> ranges;
+          const std::size_t count =
+              mlp_detail::block_ranges(origin, fan_out, r0, r1, j0, j1, ranges);
+          for (std::size_t q = 0; q < count; ++q) {
+            const std::size_t n = ranges[q].second - ranges[q].first;
+            T* piece = g + (ranges[q].first - origin);
             if (alpha != 0.0) {
               const std::pair<std::size_t, std::size_t> all{0, n};
               run_elementwise(0, LocalRanges{&all, 1},
-                              mlp_detail::AddScaledBody<T>{gr, params + offset, l2});
+                              mlp_detail::AddScaledBody<T>{piece, params + ranges[q].first, l2});
             }
-            step.segment(offset, n, static_cast<const T*>(gr));
+            step.segment(ranges[q].first, n, static_cast<const T*>(piece));
           }
         };
         gemm<T>(true, false, n_rows, fan_out, rows, scale, Aprev + i0, fan_in, D, fan_out, T(0),
                 g, fan_out, 1, finish_rows);
       }
-      const std::pair<std::size_t, std::size_t> bias{shape.bias_offset(l),
-                                                     shape.bias_offset(l) + fan_out};
-      step(&bias, 1);
-      if (l > 1) std::swap(D, Dprev);
-      continue;
+    } else {
+      // Each finished block of dW_l: the l2 term (alpha/B) W, then the step, while it is in
+      // cache.
+      const auto finish_block = [&](std::size_t i0, std::size_t i1, std::size_t j0,
+                                    std::size_t j1) {
+        if (alpha == 0.0 && !stepping) return;
+        thread_local std::vector<std::pair<std::size_t, std::size_t>> ranges;
+        const std::size_t count =
+            mlp_detail::block_ranges(w_offset, fan_out, i0, i1, j0, j1, ranges);
+        if (alpha != 0.0)  // ranges are offsets in the buffer: grad and params at the same place
+          run_elementwise(0, LocalRanges{ranges.data(), count},
+                          mlp_detail::AddScaledBody<T>{grad, params, l2});
+        if (stepping) step(ranges.data(), count);
+      };
+      gemm<T>(true, false, fan_in, fan_out, rows, scale, Aprev, fan_in, D, fan_out, T(0), gW,
+              fan_out, threads, finish_block);
     }
-    // Each finished block of dW_l: the l2 term (alpha/B) W, then the step, while it is in cache.
-    const auto finish_block = [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
-      if (alpha == 0.0 && !stepping) return;
-      thread_local std::vector<std::pair<std::size_t, std::size_t>> ranges;
-      const std::size_t count = mlp_detail::block_ranges(w_offset, fan_out, i0, i1, j0, j1, ranges);
-      if (alpha != 0.0)  // ranges are offsets in the buffer: grad and params at the same place
-        run_elementwise(0, LocalRanges{ranges.data(), count},
-                        mlp_detail::AddScaledBody<T>{grad, params, l2});
-      if (stepping) step(ranges.data(), count);
-    };
-    gemm<T>(true, false, fan_in, fan_out, rows, scale, Aprev, fan_in, D, fan_out, T(0), gW,
-            fan_out, threads, finish_block);
     if (stepping) {
       const std::pair<std::size_t, std::size_t> bias{shape.bias_offset(l),
                                                      shape.bias_offset(l) + fan_out};
