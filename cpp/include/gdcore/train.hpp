@@ -374,90 +374,128 @@ struct BatchBody {
   std::size_t chunk_end = SIZE_MAX;
   std::size_t skip = 0;
 
+  // One block of rows in flight: its rows, weights, predictions (then derivatives) and losses.
+  struct Block {
+    const T* xs[kBlockRows];
+    T weights[kBlockRows];
+    T rows_loss[kBlockRows];
+    T* P;   // kBlockRows × k predictions
+    T* DP;  // kBlockRows × k derivatives
+    std::size_t r0, m;
+  };
+
+  // The first half of a block: its rows' predictions, losses and derivatives.
   template <Isa I>
-  GDCORE_INLINE void run(std::size_t begin, std::size_t end) const {
+  GDCORE_INLINE void predict_block(Block& blk, std::size_t r0, std::size_t end,
+                                   bool& finite) const {
     constexpr std::size_t VB = kLaneBytes<I>;
     const std::size_t d = data->d, k = heads, ky = data->ky;
     const T* W = params;
     const T* b = params + k * d;
+    T* P = blk.P;
+    T* DP = blk.DP;
+    const std::size_t m = std::min(kBlockRows, end - r0);
+    blk.r0 = r0;
+    blk.m = m;
+    for (std::size_t i = 0; i < m; ++i) {
+      // Shuffled rows defeat the hardware prefetcher: ask for rows further on ourselves.
+      prefetch_row(data->X, d, order, order_size, r0 + i, chunk_end, skip);
+      const std::size_t row = static_cast<std::size_t>(order[r0 + i]);
+      blk.xs[i] = data->X + row * d;
+      blk.weights[i] = data->sample_weight ? data->sample_weight[row] : T(1);
+    }
+    constexpr std::size_t R = kDotRows<T, VB>;
+    for (std::size_t h = 0; h < k; ++h) {
+      std::size_t i = 0;
+      for (; i + R <= m; i += R) dot_rows<T, R, VB>(blk.xs + i, W + h * d, d, P + i * k + h, k);
+      for (; i < m; ++i) dot_rows<T, 1, VB>(blk.xs + i, W + h * d, d, P + i * k + h, k);
+      for (i = 0; i < m; ++i) P[i * k + h] = P[i * k + h] + b[h];
+    }
+    if (check_inputs)
+      for (std::size_t i = 0; i < m * k; ++i) finite = finite && std::isfinite(P[i]);
+    T* rows_loss = blk.rows_loss;
+    if constexpr (Head::kScalar) {
+      if (k == 1) {
+        T ys[kBlockRows];
+        for (std::size_t i = 0; i < m; ++i)
+          ys[i] = data->Y[static_cast<std::size_t>(order[r0 + i]) * ky];
+        if (m == kBlockRows) {  // a full block: one vector loop (same operations, same bits)
+#pragma omp simd
+          for (std::size_t i = 0; i < kBlockRows; ++i) {
+            rows_loss[i] = head->loss.loss(P[i], ys[i]);
+            DP[i] = head->loss.dloss(P[i], ys[i]);
+          }
+        } else {  // a short batch (stochastic steps): no vector set-up for one or two rows
+          for (std::size_t i = 0; i < m; ++i) {
+            rows_loss[i] = head->loss.loss(P[i], ys[i]);
+            DP[i] = head->loss.dloss(P[i], ys[i]);
+          }
+        }
+        return;
+      }
+    }
+    for (std::size_t i = 0; i < m; ++i)
+      rows_loss[i] = head->eval(P + i * k, data->Y + static_cast<std::size_t>(order[r0 + i]) * ky,
+                                k, DP + i * k);
+  }
+
+  // The second half: the block's weighted losses into the sum, and its gradient, G += d xᵀ row
+  // after row; four rows share one pass over G (the same additions in the same order as one row
+  // at a time, with a quarter of the loads and stores of G).
+  template <Isa I>
+  GDCORE_INLINE void add_block(const Block& blk, double& sum) const {
+    constexpr std::size_t VB = kLaneBytes<I>;
+    const std::size_t d = data->d, k = heads, m = blk.m;
     T* G = grad;
     T* Gb = grad + k * d;
-    T stack[2 * kBlockRows * kMaxStackHeads];
-    std::vector<T> heap(k > kMaxStackHeads ? 2 * kBlockRows * k : 0);
-    T* P = k > kMaxStackHeads ? heap.data() : stack;  // kBlockRows × k predictions, then derivatives
-    T* DP = P + kBlockRows * k;
-    T rows_loss[kBlockRows];
-    T weights[kBlockRows];
-    const T* xs[kBlockRows];  // the block's rows
+    const T* DP = blk.DP;
+    const T* weights = blk.weights;
+    for (std::size_t i = 0; i < m; ++i)
+      sum += static_cast<double>(weights[i] * blk.rows_loss[i]);
+    for (std::size_t h = 0; h < k; ++h) {
+      T* __restrict g = G + h * d;
+      std::size_t i = 0;
+      for (; i + 4 <= m; i += 4) {
+        const T a0 = weights[i] * DP[i * k + h], a1 = weights[i + 1] * DP[(i + 1) * k + h];
+        const T a2 = weights[i + 2] * DP[(i + 2) * k + h], a3 = weights[i + 3] * DP[(i + 3) * k + h];
+        add_rows_4<T, VB>(g, a0, blk.xs[i], a1, blk.xs[i + 1], a2, blk.xs[i + 2], a3,
+                          blk.xs[i + 3], d);
+        Gb[h] = (((Gb[h] + a0) + a1) + a2) + a3;
+      }
+      for (; i < m; ++i) {
+        const T a = weights[i] * DP[i * k + h];
+        const T* __restrict x = blk.xs[i];
+#pragma omp simd
+        for (std::size_t j = 0; j < d; ++j) g[j] = g[j] + a * x[j];
+        Gb[h] = Gb[h] + a;
+      }
+    }
+  }
+
+  // Two blocks in flight: the next block's predictions and losses are issued before this
+  // block's gradient, so the latency of its exp/log/division chain overlaps the gradient's
+  // arithmetic instead of stalling it. The gradient still adds the blocks in order (same bits).
+  template <Isa I>
+  GDCORE_INLINE void run(std::size_t begin, std::size_t end) const {
+    const std::size_t k = heads;
+    T stack[4 * kBlockRows * kMaxStackHeads];
+    std::vector<T> heap(k > kMaxStackHeads ? 4 * kBlockRows * k : 0);
+    T* buffers = k > kMaxStackHeads ? heap.data() : stack;
+    const std::size_t per = kBlockRows * (k > kMaxStackHeads ? k : kMaxStackHeads);
+    Block blocks[2];
+    for (std::size_t q = 0; q < 2; ++q) {
+      blocks[q].P = buffers + 2 * q * per;
+      blocks[q].DP = buffers + (2 * q + 1) * per;
+    }
     double sum = 0.0;
     bool finite = true;
+    std::size_t cur = 0;
+    if (begin < end) predict_block<I>(blocks[0], begin, end, finite);
     for (std::size_t r0 = begin; r0 < end; r0 += kBlockRows) {
-      const std::size_t m = std::min(kBlockRows, end - r0);
-      for (std::size_t i = 0; i < m; ++i) {
-        // Shuffled rows defeat the hardware prefetcher: ask for rows further on ourselves.
-        prefetch_row(data->X, d, order, order_size, r0 + i, chunk_end, skip);
-        const std::size_t row = static_cast<std::size_t>(order[r0 + i]);
-        xs[i] = data->X + row * d;
-        weights[i] = data->sample_weight ? data->sample_weight[row] : T(1);
-      }
-      constexpr std::size_t R = kDotRows<T, VB>;
-      for (std::size_t h = 0; h < k; ++h) {
-        std::size_t i = 0;
-        for (; i + R <= m; i += R) dot_rows<T, R, VB>(xs + i, W + h * d, d, P + i * k + h, k);
-        for (; i < m; ++i) dot_rows<T, 1, VB>(xs + i, W + h * d, d, P + i * k + h, k);
-        for (i = 0; i < m; ++i) P[i * k + h] = P[i * k + h] + b[h];
-      }
-      if (check_inputs)
-        for (std::size_t i = 0; i < m * k; ++i) finite = finite && std::isfinite(P[i]);
-      if constexpr (Head::kScalar) {
-        if (k == 1) {
-          T ys[kBlockRows];
-          for (std::size_t i = 0; i < m; ++i)
-            ys[i] = data->Y[static_cast<std::size_t>(order[r0 + i]) * ky];
-          if (m == kBlockRows) {  // a full block: one vector loop (same operations, same bits)
-#pragma omp simd
-            for (std::size_t i = 0; i < kBlockRows; ++i) {
-              rows_loss[i] = head->loss.loss(P[i], ys[i]);
-              DP[i] = head->loss.dloss(P[i], ys[i]);
-            }
-          } else {  // a short batch (stochastic steps): no vector set-up for one or two rows
-            for (std::size_t i = 0; i < m; ++i) {
-              rows_loss[i] = head->loss.loss(P[i], ys[i]);
-              DP[i] = head->loss.dloss(P[i], ys[i]);
-            }
-          }
-        } else {
-          for (std::size_t i = 0; i < m; ++i)
-            rows_loss[i] = head->eval(P + i * k, data->Y + static_cast<std::size_t>(order[r0 + i]) * ky, k, DP + i * k);
-        }
-      } else {
-        for (std::size_t i = 0; i < m; ++i)
-          rows_loss[i] = head->eval(P + i * k, data->Y + static_cast<std::size_t>(order[r0 + i]) * ky, k, DP + i * k);
-      }
-      for (std::size_t i = 0; i < m; ++i) sum += static_cast<double>(weights[i] * rows_loss[i]);
-      // G += d xᵀ row after row; four rows share one pass over G (the same additions in the same
-      // order as one row at a time, with a quarter of the loads and stores of G).
-      for (std::size_t h = 0; h < k; ++h) {
-        T* __restrict g = G + h * d;
-        std::size_t i = 0;
-        for (; i + 4 <= m; i += 4) {
-          const T a0 = weights[i] * DP[i * k + h], a1 = weights[i + 1] * DP[(i + 1) * k + h];
-          const T a2 = weights[i + 2] * DP[(i + 2) * k + h], a3 = weights[i + 3] * DP[(i + 3) * k + h];
-          const T* __restrict x0 = xs[i];
-          const T* __restrict x1 = xs[i + 1];
-          const T* __restrict x2 = xs[i + 2];
-          const T* __restrict x3 = xs[i + 3];
-          add_rows_4<T, VB>(g, a0, x0, a1, x1, a2, x2, a3, x3, d);
-          Gb[h] = (((Gb[h] + a0) + a1) + a2) + a3;
-        }
-        for (; i < m; ++i) {
-          const T a = weights[i] * DP[i * k + h];
-          const T* __restrict x = xs[i];
-#pragma omp simd
-          for (std::size_t j = 0; j < d; ++j) g[j] = g[j] + a * x[j];
-          Gb[h] = Gb[h] + a;
-        }
-      }
+      const std::size_t next = r0 + kBlockRows;
+      if (next < end) predict_block<I>(blocks[cur ^ 1], next, end, finite);
+      add_block<I>(blocks[cur], sum);
+      cur ^= 1;
     }
     loss[0] = sum;
     loss[1] = finite ? 0.0 : 1.0;
