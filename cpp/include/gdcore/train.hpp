@@ -212,38 +212,54 @@ GDCORE_INLINE T dot_lanes(const T* x, const T* __restrict w, std::size_t d) {
   return out;
 }
 
-// g += a0 x0 + a1 x1 + a2 x2 + a3 x3, element by element in that order (((g + a0 x0) + a1 x1)
-// + ...), in vectors of B bytes, then the elements left in one vector each of B/2, B/4, ...
-// 16 bytes where they fill one, then one by one: the same operations on the same elements in
-// any case, so the same bits. (d = 100 floats on AVX-512: six zmm and one xmm, where the
-// compiler's loop left a scalar tail of four that took as long as the six zmm. A last whole
-// vector over g[d-16 .. d) with the done lanes masked was slower: its load of g overlaps the
-// store just before it, and waits for it.)
-template <class T, std::size_t B>
-GDCORE_INLINE std::size_t add_rows_4_part(T* __restrict g, T a0, const T* __restrict x0, T a1,
-                                          const T* __restrict x1, T a2, const T* __restrict x2,
-                                          T a3, const T* __restrict x3, std::size_t j,
-                                          std::size_t d) {
-  using V = vec_t<T, B>;
-  constexpr std::size_t per = B / sizeof(T);
-  for (; j + per <= d; j += per) {
-    const V v = (((detail::load_vec<V>(g + j) + a0 * detail::load_vec<V>(x0 + j)) +
-                  a1 * detail::load_vec<V>(x1 + j)) +
-                 a2 * detail::load_vec<V>(x2 + j)) +
-                a3 * detail::load_vec<V>(x3 + j);
-    __builtin_memcpy(g + j, &v, sizeof(V));
-  }
-  return j;
+// An element-wise loop over [0, d) in vectors of B bytes, then the elements left in one vector
+// each of B/2, B/4, ... 16 bytes where they fill one, then one by one: body(v, j) is called with
+// a value of the vector type (or T itself for the last elements) to load, compute and store
+// elements j, j+1, ... of that width. The same operations on the same elements whatever the
+// widths, so the same bits. (d = 100 floats on AVX-512: six zmm and one xmm, where the
+// compiler's own loop left a scalar tail of four that took about as long as the six zmm. A last
+// whole vector over [d-16, d) with the done lanes masked was slower: its load overlaps the store
+// just before it, and waits for it.)
+template <class V, class T>
+GDCORE_INLINE V load_as(const T* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <class V, class T>
+GDCORE_INLINE void store_as(T* p, const V& v) {
+  __builtin_memcpy(p, &v, sizeof(V));
 }
 
+template <class T, std::size_t B, class Body>
+GDCORE_INLINE void elementwise_lanes(std::size_t d, const Body& body) {
+  std::size_t j = 0;
+  for (; j + B / sizeof(T) <= d; j += B / sizeof(T)) body(vec_t<T, B>{}, j);
+  if constexpr (B >= 64)
+    if (j + 32 / sizeof(T) <= d) {
+      body(vec_t<T, 32>{}, j);
+      j += 32 / sizeof(T);
+    }
+  if constexpr (B >= 32)
+    if (j + 16 / sizeof(T) <= d) {
+      body(vec_t<T, 16>{}, j);
+      j += 16 / sizeof(T);
+    }
+  for (; j < d; ++j) body(T{}, j);
+}
+
+// g += a0 x0 + a1 x1 + a2 x2 + a3 x3, element by element in that order (((g + a0 x0) + a1 x1)
+// + ...).
 template <class T, std::size_t B>
 GDCORE_INLINE void add_rows_4(T* __restrict g, T a0, const T* __restrict x0, T a1,
                               const T* __restrict x1, T a2, const T* __restrict x2, T a3,
                               const T* __restrict x3, std::size_t d) {
-  std::size_t j = add_rows_4_part<T, B>(g, a0, x0, a1, x1, a2, x2, a3, x3, 0, d);
-  if constexpr (B >= 64) j = add_rows_4_part<T, 32>(g, a0, x0, a1, x1, a2, x2, a3, x3, j, d);
-  if constexpr (B >= 32) j = add_rows_4_part<T, 16>(g, a0, x0, a1, x1, a2, x2, a3, x3, j, d);
-  for (; j < d; ++j) g[j] = (((g[j] + a0 * x0[j]) + a1 * x1[j]) + a2 * x2[j]) + a3 * x3[j];
+  elementwise_lanes<T, B>(d, [&](auto v, std::size_t j) {
+    using V = decltype(v);
+    store_as<V>(g + j, (((load_as<V>(g + j) + a0 * load_as<V>(x0 + j)) + a1 * load_as<V>(x1 + j)) +
+                        a2 * load_as<V>(x2 + j)) +
+                           a3 * load_as<V>(x3 + j));
+  });
 }
 
 // Rows processed together by the batch kernel: as many as keep the accumulators in about half
@@ -465,8 +481,10 @@ struct BatchBody {
       for (; i < m; ++i) {
         const T a = weights[i] * DP[i * k + h];
         const T* __restrict x = blk.xs[i];
-#pragma omp simd
-        for (std::size_t j = 0; j < d; ++j) g[j] = g[j] + a * x[j];
+        elementwise_lanes<T, VB>(d, [&](auto v, std::size_t j) {
+          using V = decltype(v);
+          store_as<V>(g + j, load_as<V>(g + j) + a * load_as<V>(x + j));
+        });
         Gb[h] = Gb[h] + a;
       }
     }
@@ -578,21 +596,26 @@ struct StochasticSgdStep {
     for (std::size_t h = 0; h < k; ++h) {
       T* __restrict w = params + h * d;
       const T a = weight * dk[h];
+      constexpr std::size_t VB = kLaneBytes<I>;
       if (weight_decay != T(0)) {
-#pragma omp simd
-        for (std::size_t j = 0; j < d; ++j) {
-          const T g = (T(0) + a * x[j]) + l2 * w[j];
-          w[j] = w[j] + neg_lr * (g * sign + weight_decay * w[j]);
-        }
+        elementwise_lanes<T, VB>(d, [&](auto v, std::size_t j) {
+          using V = decltype(v);
+          const V wj = load_as<V>(w + j);
+          const V g = (T(0) + a * load_as<V>(x + j)) + l2 * wj;
+          store_as<V>(w + j, wj + neg_lr * (g * sign + weight_decay * wj));
+        });
       } else if (l2 != T(0)) {
-#pragma omp simd
-        for (std::size_t j = 0; j < d; ++j) {
-          const T g = (T(0) + a * x[j]) + l2 * w[j];
-          w[j] = w[j] + neg_lr * (g * sign);
-        }
+        elementwise_lanes<T, VB>(d, [&](auto v, std::size_t j) {
+          using V = decltype(v);
+          const V wj = load_as<V>(w + j);
+          const V g = (T(0) + a * load_as<V>(x + j)) + l2 * wj;
+          store_as<V>(w + j, wj + neg_lr * (g * sign));
+        });
       } else {
-#pragma omp simd
-        for (std::size_t j = 0; j < d; ++j) w[j] = w[j] + neg_lr * ((T(0) + a * x[j]) * sign);
+        elementwise_lanes<T, VB>(d, [&](auto v, std::size_t j) {
+          using V = decltype(v);
+          store_as<V>(w + j, load_as<V>(w + j) + neg_lr * ((T(0) + a * load_as<V>(x + j)) * sign));
+        });
       }
       if (fit_intercept) {
         T* b = params + k * d + h;
