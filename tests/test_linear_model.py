@@ -433,6 +433,27 @@ def test_divergence_warns_and_keeps_a_finite_model(Estimator):
 
 
 @pytest.mark.parametrize("Estimator", [SGDClassifier, SGDRegressor])
+def test_prediction_overflow_is_refused_naming_the_row(Estimator):
+    # Finite X whose scores overflow float64: a ValueError that names the first such row, not
+    # +-inf behind NumPy's "overflow encountered in matmul" warning; finite scores are untouched.
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int) if Estimator is SGDClassifier else 3 * (X[:, 0] + X[:, 1])
+    est = Estimator(random_state=0, max_iter=3, tol=None).fit(X, y)
+    w = np.ravel(est.coef_)
+    big = 1.7e308 * np.sign(w)  # x . w = 1.7e308 (|w_0| + |w_1|): past float64's 1.8e308
+    assert np.abs(w).sum() > 1.1
+    huge = np.array([[1.0, 1.0], [1.0, -1.0], big, -big])
+    predict = est.decision_function if Estimator is SGDClassifier else est.predict
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy overflow warning either
+        with pytest.raises(ValueError, match=r"overflows float64 in 2 row\(s\) of X \(the first: row 2\)"):
+            predict(huge)
+        scores = predict(huge[:2])
+    assert np.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("Estimator", [SGDClassifier, SGDRegressor])
 def test_float32_input_trains_in_float32(Estimator):
     rng = np.random.default_rng(10)
     X = rng.normal(size=(60, 3)).astype(np.float32)

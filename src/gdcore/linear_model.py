@@ -536,9 +536,27 @@ class _BaseSGD:
     def _decision(self, X):
         self._check_fitted()
         X = self._validate_X(X, reset=False)
-        dtype = np.result_type(X.dtype, self.coef_.dtype)
-        scores = X.astype(dtype, copy=False) @ self.coef_.T.astype(dtype, copy=False)
-        return scores + self.intercept_.astype(dtype, copy=False)
+        return _linear_scores(X, self.coef_, self.intercept_, type(self).__name__)
+
+
+def _linear_scores(X, coef, intercept, name):
+    """X @ coef.T + intercept in the wider of the two dtypes. X has been checked finite, so a
+    score that is not finite overflowed (|x . w| beyond the dtype's range): that is refused with
+    a ValueError naming the first such row, rather than returned as +-inf or NaN behind NumPy's
+    anonymous 'overflow encountered in matmul'."""
+    dtype = np.result_type(X.dtype, coef.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores = X.astype(dtype, copy=False) @ coef.T.astype(dtype, copy=False)
+        scores = scores + intercept.astype(dtype, copy=False)
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        rows = bad.reshape(len(bad), -1).any(axis=1)
+        raise ValueError(
+            f"X @ coef_ + intercept_ overflows {np.dtype(dtype).name} in {int(rows.sum())} row(s) "
+            f"of X (the first: row {int(np.argmax(rows))}), so {name} cannot score them: X holds "
+            "values too large for this model. Scale the features."
+        )
+    return scores
 
 
 class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
@@ -938,10 +956,7 @@ class SGDRegressor(_RegressorMixin, _BaseSGD, _Base):
         """X · coef_ + intercept_: (n,) for one output, (n, n_outputs) for several."""
         self._check_fitted()
         X = self._validate_X(X, reset=False)
-        dtype = np.result_type(X.dtype, self.coef_.dtype)
-        coef = self.coef_.astype(dtype, copy=False)
-        out = X.astype(dtype, copy=False) @ coef.T + self.intercept_.astype(dtype, copy=False)
-        return out
+        return _linear_scores(X, self.coef_, self.intercept_, type(self).__name__)
 
     if HAVE_SKLEARN:
 
