@@ -220,14 +220,9 @@ GDCORE_INLINE T dot_lanes(const T* x, const T* __restrict w, std::size_t d) {
 // compiler's own loop left a scalar tail of four that took about as long as the six zmm. A last
 // whole vector over [d-16, d) with the done lanes masked was slower: its load overlaps the store
 // just before it, and waits for it.)
+using detail::load_vec;
 template <class V, class T>
-GDCORE_INLINE V load_as(const T* p) {
-  V v;
-  __builtin_memcpy(&v, p, sizeof(V));
-  return v;
-}
-template <class V, class T>
-GDCORE_INLINE void store_as(T* p, const V& v) {
+GDCORE_INLINE void store_vec(T* p, const V& v) {
   __builtin_memcpy(p, &v, sizeof(V));
 }
 
@@ -256,9 +251,9 @@ GDCORE_INLINE void add_rows_4(T* __restrict g, T a0, const T* __restrict x0, T a
                               const T* __restrict x3, std::size_t d) {
   elementwise_lanes<T, B>(d, [&](auto v, std::size_t j) {
     using V = decltype(v);
-    store_as<V>(g + j, (((load_as<V>(g + j) + a0 * load_as<V>(x0 + j)) + a1 * load_as<V>(x1 + j)) +
-                        a2 * load_as<V>(x2 + j)) +
-                           a3 * load_as<V>(x3 + j));
+    store_vec<V>(g + j, (((load_vec<V>(g + j) + a0 * load_vec<V>(x0 + j)) + a1 * load_vec<V>(x1 + j)) +
+                        a2 * load_vec<V>(x2 + j)) +
+                           a3 * load_vec<V>(x3 + j));
   });
 }
 
@@ -483,7 +478,7 @@ struct BatchBody {
         const T* __restrict x = blk.xs[i];
         elementwise_lanes<T, VB>(d, [&](auto v, std::size_t j) {
           using V = decltype(v);
-          store_as<V>(g + j, load_as<V>(g + j) + a * load_as<V>(x + j));
+          store_vec<V>(g + j, load_vec<V>(g + j) + a * load_vec<V>(x + j));
         });
         Gb[h] = Gb[h] + a;
       }
@@ -600,21 +595,21 @@ struct StochasticSgdStep {
       if (weight_decay != T(0)) {
         elementwise_lanes<T, VB>(d, [&](auto v, std::size_t j) {
           using V = decltype(v);
-          const V wj = load_as<V>(w + j);
-          const V g = (T(0) + a * load_as<V>(x + j)) + l2 * wj;
-          store_as<V>(w + j, wj + neg_lr * (g * sign + weight_decay * wj));
+          const V wj = load_vec<V>(w + j);
+          const V g = (T(0) + a * load_vec<V>(x + j)) + l2 * wj;
+          store_vec<V>(w + j, wj + neg_lr * (g * sign + weight_decay * wj));
         });
       } else if (l2 != T(0)) {
         elementwise_lanes<T, VB>(d, [&](auto v, std::size_t j) {
           using V = decltype(v);
-          const V wj = load_as<V>(w + j);
-          const V g = (T(0) + a * load_as<V>(x + j)) + l2 * wj;
-          store_as<V>(w + j, wj + neg_lr * (g * sign));
+          const V wj = load_vec<V>(w + j);
+          const V g = (T(0) + a * load_vec<V>(x + j)) + l2 * wj;
+          store_vec<V>(w + j, wj + neg_lr * (g * sign));
         });
       } else {
         elementwise_lanes<T, VB>(d, [&](auto v, std::size_t j) {
           using V = decltype(v);
-          store_as<V>(w + j, load_as<V>(w + j) + neg_lr * ((T(0) + a * load_as<V>(x + j)) * sign));
+          store_vec<V>(w + j, load_vec<V>(w + j) + neg_lr * ((T(0) + a * load_vec<V>(x + j)) * sign));
         });
       }
       if (fit_intercept) {
