@@ -392,7 +392,7 @@ struct BatchBody {
     T rows_loss[kBlockRows];
     T* P;   // kBlockRows × k predictions
     T* DP;  // kBlockRows × k derivatives
-    std::size_t r0, m;
+    std::size_t m;  // rows in the block
   };
 
   // The first half of a block: its rows' predictions, losses and derivatives.
@@ -406,7 +406,6 @@ struct BatchBody {
     T* P = blk.P;
     T* DP = blk.DP;
     const std::size_t m = std::min(kBlockRows, end - r0);
-    blk.r0 = r0;
     blk.m = m;
     for (std::size_t i = 0; i < m; ++i) {
       // Shuffled rows defeat the hardware prefetcher: ask for rows further on ourselves.
