@@ -302,6 +302,17 @@ def test_first_epoch_finds_nonfinite_rows(bad):
                 assert raw["status"] == "bad_input" and raw["epochs"] == 0
 
 
+def test_forward_refuses_overflow_naming_the_row():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 2))
+    fit = fit_mlp(X, X[:, 0], hidden_layer_sizes=(3,), max_epochs=2)
+    fit.state["params"][...] = 2.0  # x = (1e308, 1e308): hidden units of 4e308, past float64
+    huge = np.array([[1.0, 2.0], [1e308, 1e308], [-1e308, -1e308]])  # relu(-inf) = 0: finite
+    with pytest.raises(ValueError, match=r"overflows float64 in 1 row\(s\) of X \(the first: row 1\)"):
+        fit.predict(huge)
+    np.testing.assert_array_equal(fit.predict(huge[[0, 2]]), [2 + 2 * 3 * (2 * 3 + 2), 2.0])
+
+
 def test_nonfinite_validation_row_is_named():
     from gdcore.train import _split_rows
 

@@ -160,6 +160,28 @@ def test_complex_targets_are_refused(cls):
             cls(max_iter=1).fit(X, np.array([0, 1, 0, 1]) + 0.5j)
 
 
+@pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
+def test_forward_overflow_is_refused_naming_the_row(cls):
+    # Finite X whose forward pass overflows float64: a ValueError naming the first such row, not
+    # a silent inf/NaN output (or, for the classifier, a class picked from NaN scores).
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int) if cls is MLPClassifier else X[:, 0] - X[:, 1]
+    est = cls(hidden_layer_sizes=(3,), activation="identity", max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 5 epochs
+        est.fit(X, y)
+    est.coefs_[0][...] = 2.0  # each hidden unit: 2 (x_0 + x_1), past 1.8e308 for the rows below
+    huge = np.array([[1.0, 1.0], [0.5, -1.0], [1e308, 1e308], [-1e308, -1e308]])
+    calls = [est.predict] + ([est.predict_proba] if cls is MLPClassifier else [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for call in calls:
+            with pytest.raises(ValueError, match=r"overflows float64 in 2 row\(s\) of X \(the first: row 2\)"):
+                call(huge)
+            assert np.isfinite(np.asarray(call(huge[:2]), dtype=float)).all()
+
+
 def test_bad_parameters_name_themselves():
     X = np.zeros((10, 2))
     y = np.arange(10) % 2

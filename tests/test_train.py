@@ -3,6 +3,8 @@ Ctrl-C, threads and memory layout."""
 
 import time
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import assert_mirrors, interrupt_after
@@ -429,6 +431,23 @@ def test_overflowing_finite_inputs_are_divergence_not_bad_input():
         fit = train.fit_linear(X, np.ones(50), batch_size=5, max_epochs=2, on_divergence="warn")
     assert fit.history.status == "diverged"
     assert np.isfinite(fit.coef).all()
+
+
+def test_decision_function_refuses_bad_X_and_overflow_naming_the_row():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((40, 2))
+    fit = train.fit_linear(X, X[:, 0] - X[:, 1], max_epochs=2)
+    fit.coef[...] = 1.0  # so that x = (1e308, 1e308) scores 2e308, past float64's range
+    huge = np.array([[1.0, 2.0], [-3.0, 0.5], [1e308, 1e308], [1e308, -1e308]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy overflow warning either
+        with pytest.raises(ValueError, match=r"overflows float64 in 1 row\(s\) of X \(the first: row 2\)"):
+            fit.decision_function(huge)
+        np.testing.assert_array_equal(fit.decision_function(huge[[0, 1, 3]]),
+                                      huge[[0, 1, 3]].sum(axis=1) + fit.intercept)  # fmt: skip
+    huge[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first in row 1\)"):
+        fit.decision_function(huge)
 
 
 def test_inputs_are_not_copied_and_memmaps_work(tmp_path):

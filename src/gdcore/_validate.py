@@ -1,4 +1,5 @@
-"""Hyperparameter checks shared by the optimizers, schedules and estimators.
+"""Hyperparameter checks shared by the optimizers, schedules and estimators, and the check on
+a model's outputs (finite_scores).
 
 Each check returns the value in its canonical Python type or raises an error that names the
 argument and shows what was wrong.
@@ -74,3 +75,18 @@ def choice(name: str, value, options) -> str:
         listed = ", ".join(repr(o) for o in options)
         raise ValueError(f"{name} must be one of {listed}, got {value!r}")
     return value
+
+
+def finite_scores(scores: np.ndarray, what: str, model: str) -> np.ndarray:
+    """scores, computed by `model` from a finite X and finite parameters, unless some are not
+    finite: they overflowed (|x . w| past the dtype's range), and a ValueError names the first
+    row of X that did so, rather than a silent +-inf or NaN prediction."""
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        rows = bad.reshape(len(bad), -1).any(axis=1)
+        raise ValueError(
+            f"{what} overflows {scores.dtype.name} in {int(rows.sum())} row(s) of X (the first: "
+            f"row {int(np.argmax(rows))}), so {model} cannot score them: X holds values too large "
+            "for this model. Scale the features."
+        )
+    return scores

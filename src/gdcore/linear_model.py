@@ -541,22 +541,14 @@ class _BaseSGD:
 
 def _linear_scores(X, coef, intercept, name):
     """X @ coef.T + intercept in the wider of the two dtypes. X has been checked finite, so a
-    score that is not finite overflowed (|x . w| beyond the dtype's range): that is refused with
-    a ValueError naming the first such row, rather than returned as +-inf or NaN behind NumPy's
-    anonymous 'overflow encountered in matmul'."""
+    score that is not finite overflowed (|x . w| beyond the dtype's range): check.finite_scores
+    refuses it rather than return +-inf or NaN behind NumPy's anonymous 'overflow encountered in
+    matmul'."""
     dtype = np.result_type(X.dtype, coef.dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         scores = X.astype(dtype, copy=False) @ coef.T.astype(dtype, copy=False)
         scores = scores + intercept.astype(dtype, copy=False)
-    bad = ~np.isfinite(scores)
-    if bad.any():
-        rows = bad.reshape(len(bad), -1).any(axis=1)
-        raise ValueError(
-            f"X @ coef_ + intercept_ overflows {np.dtype(dtype).name} in {int(rows.sum())} row(s) "
-            f"of X (the first: row {int(np.argmax(rows))}), so {name} cannot score them: X holds "
-            "values too large for this model. Scale the features."
-        )
-    return scores
+    return check.finite_scores(scores, "X @ coef_ + intercept_", name)
 
 
 class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):

@@ -84,13 +84,16 @@ class MLPFit:
     state: dict
 
     def forward(self, X, num_threads=None) -> np.ndarray:
-        """The raw outputs (n_samples, n_outputs): values, a logit, or softmax logits."""
+        """The raw outputs (n_samples, n_outputs): values, a logit, or softmax logits. X must
+        be finite; an output that overflows the dtype is a ValueError naming its row."""
         X = _as_matrix(X)
         params = self.state["params"]
         if X.dtype != params.dtype:
-            X = X.astype(params.dtype)
-        return _core.mlp_forward(X, params, list(self.layer_sizes), self.activation,
-                                 check.num_threads(num_threads))  # fmt: skip
+            with np.errstate(over="ignore"):  # a value past float32's range: refused below
+                X = X.astype(params.dtype)
+        out = _core.mlp_forward(X, params, list(self.layer_sizes), self.activation,
+                                check.num_threads(num_threads))  # fmt: skip
+        return check.finite_scores(out, "the network's forward pass", "MLPFit")
 
     def predict(self, X) -> np.ndarray:
         """Values (regression) or labels (classification)."""

@@ -287,10 +287,12 @@ class _BaseMLP:
         dtype = params.dtype if X.dtype == params.dtype else np.float64
         activation = "logistic" if self.activation == "sigmoid" else self.activation
         sizes = [self.coefs_[0].shape[0]] + [W.shape[1] for W in self.coefs_]
-        return _core.mlp_forward(
+        out = _core.mlp_forward(
             np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(params, dtype=dtype),
             sizes, activation, check.num_threads(self.num_threads),
         )  # fmt: skip
+        # X is finite and so are the parameters: an output that is not overflowed in some layer.
+        return check.finite_scores(out, "the network's forward pass", type(self).__name__)
 
 
 class MLPClassifier(_ClassifierMixin, _BaseMLP, _Base):

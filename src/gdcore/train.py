@@ -122,9 +122,13 @@ class LinearFit:
     state: dict
 
     def decision_function(self, X) -> np.ndarray:
-        """X·coefᵀ + intercept: one column per head (a vector for a single head)."""
-        X = np.asarray(X, dtype=self.coef.dtype)
-        return X @ self.coef.T + self.intercept
+        """X·coefᵀ + intercept in coef's dtype: one column per head (a vector for a single
+        head). X must be a finite matrix; a score past the dtype's range is a ValueError that
+        names its row, never a silent inf."""
+        X = _as_matrix(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = X.astype(self.coef.dtype, copy=False) @ self.coef.T + self.intercept
+        return check.finite_scores(scores, "X @ coef.T + intercept", "LinearFit")
 
 
 def _as_matrix(X, name="X", check_finite=True):
