@@ -453,6 +453,14 @@ def test_prediction_overflow_is_refused_naming_the_row(Estimator):
     assert np.isfinite(scores).all()
 
 
+def test_predict_proba_is_absent_for_any_other_loss():
+    # hasattr answers False whatever the loss's type (an array once made `in` raise ValueError)
+    assert hasattr(SGDClassifier(loss="log_loss"), "predict_proba")
+    for loss in ("hinge", np.array(["log_loss", "hinge"]), ["log_loss"], None):
+        est = SGDClassifier(loss=loss)
+        assert not hasattr(est, "predict_proba") and not hasattr(est, "predict_log_proba")
+
+
 @pytest.mark.parametrize("Estimator", [SGDClassifier, SGDRegressor])
 def test_float32_input_trains_in_float32(Estimator):
     rng = np.random.default_rng(10)

@@ -182,6 +182,15 @@ def test_forward_overflow_is_refused_naming_the_row(cls):
             assert np.isfinite(np.asarray(call(huge[:2]), dtype=float)).all()
 
 
+@pytest.mark.parametrize("cls", [MLPRegressor, MLPClassifier])
+def test_partial_fit_is_absent_for_any_other_solver(cls):
+    # hasattr answers False (an AttributeError inside), whatever the solver's type: a list
+    # once raised TypeError out of hasattr, as it cannot be looked up in the optimizer table.
+    assert hasattr(cls(solver="adam"), "partial_fit")
+    for solver in ("lbfgs", [1.0], None, 3):
+        assert not hasattr(cls(solver=solver), "partial_fit")
+
+
 def test_bad_parameters_name_themselves():
     X = np.zeros((10, 2))
     y = np.arange(10) % 2

@@ -775,7 +775,7 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
         return self.classes_[scores.argmax(axis=1)]
 
     def _check_proba(self):
-        if self.loss not in ("log_loss", "modified_huber"):
+        if not (isinstance(self.loss, str) and self.loss in ("log_loss", "modified_huber")):
             raise AttributeError(f"probability estimates are not available for loss={self.loss!r}")
         return True
 

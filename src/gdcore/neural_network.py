@@ -64,6 +64,13 @@ class _BaseMLP:
 
     _validate_X = _BaseSGD._validate_X
 
+    def _check_partial(self):
+        # scikit-learn's words. Any other solver, whatever its type (a list cannot be looked up
+        # in OPTIMIZERS), means no partial_fit: hasattr must answer False, not raise.
+        if not (isinstance(self.solver, str) and self.solver in OPTIMIZERS):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic.")
+        return True
+
     def _threads(self):  # for _validate_X's scan of X
         return self.num_threads
 
@@ -396,11 +403,6 @@ class MLPClassifier(_ClassifierMixin, _BaseMLP, _Base):
         self.out_activation_ = "logistic" if task == "binary" else "softmax"
         return self._fit(X, Y, task, k, incremental=False)
 
-    def _check_partial(self):
-        if self.solver not in OPTIMIZERS:
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic.")
-        return True
-
     def _partial_fit(self, X, y, classes=None):
         """One epoch over X, y, continuing the current model (classes needed on the first call)."""
         first = not hasattr(self, "_state")
@@ -419,7 +421,7 @@ class MLPClassifier(_ClassifierMixin, _BaseMLP, _Base):
         self.out_activation_ = "logistic" if task == "binary" else "softmax"
         return self._fit(X, Y, task, k, incremental=True)
 
-    partial_fit = _available_if(_check_partial, _partial_fit)
+    partial_fit = _available_if(_BaseMLP._check_partial, _partial_fit)
 
     def predict(self, X):
         """The class of each row of X."""
@@ -531,11 +533,6 @@ class MLPRegressor(_RegressorMixin, _BaseMLP, _Base):
         self.out_activation_ = "identity"
         return self._fit(X, Y, "regression", Y.shape[1], incremental=False)
 
-    def _check_partial(self):
-        if self.solver not in OPTIMIZERS:
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic.")
-        return True
-
     def _partial_fit(self, X, y):
         """One epoch over X, y, continuing the current model."""
         self._check_params()
@@ -544,7 +541,7 @@ class MLPRegressor(_RegressorMixin, _BaseMLP, _Base):
         self.out_activation_ = "identity"
         return self._fit(X, Y, "regression", Y.shape[1], incremental=True)
 
-    partial_fit = _available_if(_check_partial, _partial_fit)
+    partial_fit = _available_if(_BaseMLP._check_partial, _partial_fit)
 
     def predict(self, X):
         """Predicted values: (n,) for one target, (n, n_outputs) for several."""
