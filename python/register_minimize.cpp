@@ -124,7 +124,12 @@ struct PythonObjective {
         throw py::type_error("fun must return a scalar, got an array of shape " +
                              shape_of(py::reinterpret_borrow<py::array>(v)));
       *value = static_cast<T>(v.cast<double>());
-      auto garr = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(gv);
+      py::array raw = py::array::ensure(gv);
+      if (!raw) throw py::type_error("the gradient must be an array of numbers, got " + type_name(gv));
+      if (raw.dtype().kind() == 'c')  // forcecast would drop the imaginary parts, with a warning
+        throw py::type_error("the gradient must be real, got dtype " +
+                             py::str(raw.dtype()).cast<std::string>());
+      auto garr = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(raw);
       if (!garr) throw py::type_error("the gradient must be an array of numbers, got " + type_name(gv));
       if (static_cast<std::size_t>(garr.size()) != n || garr.ndim() != 1)
         throw py::value_error("the gradient has shape " + shape_of(garr) + " but x0 has shape (" +

@@ -3,6 +3,7 @@ Ctrl-C and bad input."""
 
 import os
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -199,6 +200,11 @@ def test_python_function_errors_propagate():
         minimize(lambda x: x, [1.0], grad=lambda x: x)
     with pytest.raises(ValueError, match=r"the gradient has shape \(3,\) but x0 has shape \(2,\)"):
         minimize(lambda x: 0.0, [1.0, 2.0], grad=lambda x: np.zeros(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not a ComplexWarning and a step on the real parts
+        for run in (minimize, ref_minimize):
+            with pytest.raises(TypeError, match="the gradient must be real, got dtype complex128"):
+                run(lambda x: 0.0, [1.0], grad=lambda x: x + 0.5j)
     with pytest.raises(TypeError, match=r"fun must return \(value, gradient\)"):
         minimize(lambda x: 0.0, [1.0, 2.0], grad=True)
     with pytest.raises(ValueError, match="fun's value is not finite at x0"):

@@ -47,6 +47,9 @@ def _evaluate(fun, grad, fun_opts, x):
     else:
         value = fun(x.copy())
         g = grad(x.copy())
+    g = np.asarray(g)
+    if g.dtype.kind == "c":  # as the core: refused, not cast with a ComplexWarning
+        raise TypeError(f"the gradient must be real, got dtype {g.dtype}")
     return T(float(value)), np.ascontiguousarray(g, dtype=x.dtype).reshape(x.shape)
 
 
