@@ -90,9 +90,8 @@ FloatArray targets(py::object obj, const MlpShape& shape, std::size_t n, Dtype d
 template <class T>
 py::dict run_train(const MlpShape& shape, const FloatArray& X, const FloatArray& Y,
                    const FloatArray& params, const std::array<FloatArray, 3>& opt_state,
-                   const std::array<bool, 3>& has_state, const std::vector<std::int64_t>& train,
-                   const std::vector<std::int64_t>& valid, const TrainSettings& s,
-                   const OptimizerConfig& opt, Schedule* schedule,
+                   const std::array<bool, 3>& has_state, Rows train, Rows valid,
+                   const TrainSettings& s, const OptimizerConfig& opt, Schedule* schedule,
                    py::array_t<std::int64_t>& counters, py::array_t<double>& floats) {
   auto c = counters.mutable_unchecked<1>();
   auto f = floats.mutable_unchecked<1>();
@@ -178,7 +177,8 @@ void register_mlp(py::module_& m) {
         FloatArray g = writable_array(grad, "grad");
         require_like(g, "grad", p, "params");
         if (p.dtype != x.dtype) throw py::type_error("params must have X's dtype");
-        std::vector<std::int64_t> order = rows_from(rows, n, "rows");
+        const RowsArg rows_arg = rows_from(rows, n, "rows");
+        const Rows order = rows_arg.rows;
         if (order.empty()) throw py::value_error("rows is empty");
         const std::size_t ky = shape.task == Task::regression ? shape.outputs() : 1;
         double loss = 0.0;
@@ -255,14 +255,14 @@ void register_mlp(py::module_& m) {
           if (needed[i] && !has[i])
             throw py::value_error("opt_state[" + std::to_string(i) + "] is required by " + optimizer);
         Schedule* sched = schedule.is_none() ? nullptr : schedule.cast<Schedule*>();
-        std::vector<std::int64_t> train = rows_from(train_rows, n, "train_rows");
-        std::vector<std::int64_t> valid = rows_from(valid_rows, n, "valid_rows");
-        if (train.empty()) throw py::value_error("there are no training rows");
+        const RowsArg train = rows_from(train_rows, n, "train_rows");
+        const RowsArg valid = rows_from(valid_rows, n, "valid_rows");
+        if (train.rows.empty()) throw py::value_error("there are no training rows");
         if (x.dtype == Dtype::f32)
-          return run_train<float>(shape, x, y, p, states, has, train, valid, s, opt, sched,
-                                  counters, floats);
-        return run_train<double>(shape, x, y, p, states, has, train, valid, s, opt, sched,
-                                 counters, floats);
+          return run_train<float>(shape, x, y, p, states, has, train.rows, valid.rows, s, opt,
+                                  sched, counters, floats);
+        return run_train<double>(shape, x, y, p, states, has, train.rows, valid.rows, s, opt,
+                                 sched, counters, floats);
       },
       py::arg("X"), py::arg("Y"), py::arg("train_rows"), py::arg("valid_rows"), py::arg("params"),
       py::arg("opt_state"), py::arg("counters").noconvert(), py::arg("floats").noconvert(),

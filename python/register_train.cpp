@@ -47,8 +47,7 @@ struct Arrays {
 };
 
 template <class T>
-py::dict run(const Arrays& a, const std::vector<std::int64_t>& train,
-             const std::vector<std::int64_t>& valid, const TrainSettings& s,
+py::dict run(const Arrays& a, Rows train, Rows valid, const TrainSettings& s,
              const OptimizerConfig& opt, LossKind loss, double epsilon, Schedule* schedule,
              py::array_t<std::int64_t>& counters, py::array_t<double>& floats) {
   LinearData<T> data;
@@ -207,12 +206,14 @@ void register_train(py::module_& m) {
             throw py::value_error("opt_state[" + std::to_string(i) + "] is required by " + optimizer);
         Schedule* sched = schedule.is_none() ? nullptr : schedule.cast<Schedule*>();
         const LossKind kind = s.task == Task::softmax ? LossKind::log_loss : loss_from_name(loss);
-        std::vector<std::int64_t> train = rows_from(train_rows, n, "train_rows");
-        std::vector<std::int64_t> valid = rows_from(valid_rows, n, "valid_rows");
-        if (train.empty()) throw py::value_error("there are no training rows");
+        const RowsArg train = rows_from(train_rows, n, "train_rows");
+        const RowsArg valid = rows_from(valid_rows, n, "valid_rows");
+        if (train.rows.empty()) throw py::value_error("there are no training rows");
         if (a.X.dtype == Dtype::f32)
-          return run<float>(a, train, valid, s, opt, kind, epsilon, sched, counters, floats);
-        return run<double>(a, train, valid, s, opt, kind, epsilon, sched, counters, floats);
+          return run<float>(a, train.rows, valid.rows, s, opt, kind, epsilon, sched, counters,
+                            floats);
+        return run<double>(a, train.rows, valid.rows, s, opt, kind, epsilon, sched, counters,
+                           floats);
       },
       py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("train_rows"),
       py::arg("valid_rows"), py::arg("params"), py::arg("opt_state"), py::arg("l1_q"),

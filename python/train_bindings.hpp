@@ -14,16 +14,23 @@
 
 namespace gdcore::bind {
 
-// Row indices into an array of n rows, or an error naming the argument.
-inline std::vector<std::int64_t> rows_from(const py::object& obj, std::size_t n, const char* name) {
+// Row indices into an array of n rows, checked, or an error naming the argument. The loop
+// reads them in place (no copy) while the GIL is released: `array` keeps them alive, and
+// gdcore's Python callers pass arrays they made for the call, which nothing else can change.
+struct RowsArg {
+  py::array_t<std::int64_t> array;
+  Rows rows;
+};
+
+inline RowsArg rows_from(const py::object& obj, std::size_t n, const char* name) {
   auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
   if (!arr) throw py::type_error(std::string(name) + " must be an array of row indices");
-  std::vector<std::int64_t> rows(arr.data(), arr.data() + arr.size());
+  const Rows rows(arr.data(), static_cast<std::size_t>(arr.size()));
   for (std::int64_t r : rows)
     if (r < 0 || static_cast<std::size_t>(r) >= n)
       throw py::value_error(std::string(name) + " holds row " + std::to_string(r) +
                             ", outside [0, " + std::to_string(n) + ")");
-  return rows;
+  return {arr, rows};
 }
 
 inline const char* status_name(Status s) {

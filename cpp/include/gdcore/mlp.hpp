@@ -557,7 +557,7 @@ double mlp_gradient(const MlpShape& shape, const T* X, const T* Y, std::size_t k
 // `nonfinite_input`, rows of X holding NaN or infinity set the flag and nothing is scored.
 template <class T>
 void mlp_evaluate(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
-                  const std::vector<std::int64_t>& rows, const T* params, int threads,
+                  Rows rows, const T* params, int threads,
                   double* mean_loss, double* score, bool* nonfinite_input = nullptr) {
   const std::size_t m = rows.size(), k = shape.outputs(), d = shape.inputs();
   std::vector<T> inputs(m * d), out(m * k), D(m * k), row_loss(m), targets(m * ky);
@@ -614,8 +614,7 @@ void mlp_evaluate(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
 // loss + alpha ‖W‖² / (2B)), weighted by their sizes B, over the epoch's rows.
 template <class T, class Schedule>
 TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t ky,
-                      const std::vector<std::int64_t>& train,
-                      const std::vector<std::int64_t>& valid, const TrainSettings& s,
+                      Rows train, Rows valid, const TrainSettings& s,
                       OptimizerConfig opt, Schedule& schedule, TrainState<T>& state,
                       const Poll& poll) {
   TrainResult result;
@@ -629,7 +628,9 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
   MlpWorkspace<T> ws(shape, batch, ky);
   // Every step's mlp_gradient writes the part of it that the step reads (see there).
   UninitializedBuffer<T> grad(size);
-  std::vector<std::int64_t> order(train);
+  // The epoch's order: the training rows themselves, or a shuffled copy of them.
+  std::vector<std::int64_t> shuffled(s.shuffle ? n_train : 0);
+  const std::int64_t* order = s.shuffle ? shuffled.data() : train.data();
   EpochSnapshot<T> snapshot(size, 0, n_states, threads);
 
   auto record_path = [&] {
@@ -680,9 +681,9 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
     snapshot.take(state);
 
     if (s.shuffle) {
-      std::copy(train.begin(), train.end(), order.begin());
+      std::copy(train.begin(), train.end(), shuffled.begin());
       SplitMix64 rng = epoch_stream(s.seed, static_cast<std::uint64_t>(state.epoch));
-      gdcore::shuffle(order.data(), order.size(), rng);
+      gdcore::shuffle(shuffled.data(), shuffled.size(), rng);
     }
     double loss_sum = 0.0;
     bool diverged = false, interrupted = false;
@@ -699,7 +700,7 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
       const double penalty =
           s.alpha != 0.0 ? 0.5 * s.alpha * mlp_weight_norm2(shape, state.params) : 0.0;
       const FitStep step{&opt, &schedule, &state, &lr, states, grad.data(), size};
-      const double batch_loss = mlp_gradient<T>(shape, X, Y, ky, order.data() + begin,
+      const double batch_loss = mlp_gradient<T>(shape, X, Y, ky, order + begin,
                                                 end - begin, state.params, s.alpha, grad.data(),
                                                 ws, threads,
                                                 check_inputs ? &nonfinite_input : nullptr, step);
