@@ -25,6 +25,28 @@ void register_config(py::module_& m) {
   m.def(
       "set_num_threads", [](int n) { gdcore::set_num_threads(n); }, py::arg("n"),
       "Process-wide thread count for gdcore; 0 follows OpenMP again.");
+  m.def(
+      "set_team_policy",
+      [](const std::string& name) {
+        if (name == "adaptive") gdcore::set_team_policy(gdcore::TeamPolicy::kAdaptive);
+        else if (name == "team") gdcore::set_team_policy(gdcore::TeamPolicy::kTeam);
+        else if (name == "serial") gdcore::set_team_policy(gdcore::TeamPolicy::kSerial);
+        else throw py::value_error("team policy must be 'adaptive', 'team' or 'serial', got '" + name + "'");
+      },
+      py::arg("name"),
+      "How the training loops run each step's parallel part: 'adaptive' (the default: the team "
+      "or one thread, whichever is faster lately), 'team' or 'serial'. Never changes results.");
+  m.def(
+      "team_policy",
+      [] {
+        switch (gdcore::team_policy()) {
+          case gdcore::TeamPolicy::kTeam: return std::string("team");
+          case gdcore::TeamPolicy::kSerial: return std::string("serial");
+          case gdcore::TeamPolicy::kAdaptive: break;
+        }
+        return std::string("adaptive");
+      },
+      "The training loops' team policy (see set_team_policy).");
   m.def("simd_path", [] { return std::string(isa_name(active_isa())); },
         "The SIMD path the kernels dispatch to.");
   m.def("detected_simd_path", [] { return std::string(isa_name(detect_isa())); },

@@ -302,6 +302,26 @@ def test_first_epoch_finds_nonfinite_rows(bad):
                 assert raw["status"] == "bad_input" and raw["epochs"] == 0
 
 
+def test_team_policy_never_changes_the_bits():
+    # Each step on its threads or on the calling thread (TeamChooser): the products never split
+    # a sum, so the bits are the same, the steps that switch between them included.
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(600, 40)).astype(np.float32)
+    y = rng.integers(0, 4, size=600)
+    options = dict(hidden_layer_sizes=(256,), batch_size=300, max_epochs=20, tol=None,
+                   random_state=1, num_threads=2)  # fmt: skip
+    before = _core.team_policy()
+    try:
+        params = {}
+        for policy in ("team", "serial", "adaptive"):
+            _core.set_team_policy(policy)
+            params[policy] = fit_mlp(X, y, **options).state["params"]
+    finally:
+        _core.set_team_policy(before)
+    assert np.array_equal(params["serial"], params["team"])
+    assert np.array_equal(params["adaptive"], params["team"])
+
+
 def test_forward_refuses_overflow_naming_the_row():
     rng = np.random.default_rng(5)
     X = rng.standard_normal((40, 2))

@@ -201,6 +201,33 @@ def test_threads_split_batches_deterministically():
     np.testing.assert_allclose(one.coef, two.coef, rtol=1e-12)  # other threads: rounding only
 
 
+@pytest.fixture
+def team_policy():
+    before = _core.team_policy()
+    yield _core.set_team_policy
+    _core.set_team_policy(before)
+
+
+def test_team_policy_never_changes_the_bits(team_policy):
+    # Split mini-batches run on their threads or all on the calling thread (TeamChooser, which
+    # picks by speed): the chunks and their order of addition are the same, so are the bits.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((3000, 70)).astype(np.float32)
+    y = (X @ rng.standard_normal(70) > 0).astype(int)
+    kw = dict(loss="log_loss", batch_size=1000, max_epochs=20, tol=None, num_threads=2)
+    assert _core.batch_chunks(1000, 70, 1, 2) == 2
+    fits = {}
+    for policy in ("team", "serial", "adaptive"):
+        team_policy(policy)
+        assert _core.team_policy() == policy
+        fits[policy] = train.fit_linear(X, y, **kw)
+    for policy in ("serial", "adaptive"):
+        assert np.array_equal(fits[policy].coef, fits["team"].coef), policy
+        assert fits[policy].history.loss == fits["team"].history.loss, policy
+    with pytest.raises(ValueError, match="team policy must be"):
+        team_policy("fast")
+
+
 # -- known optima ---------------------------------------------------------------------------------
 
 

@@ -641,6 +641,11 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
   StopRules stop_rules(s);
   PollTimer poll_timer(poll, 256);
   double lr = opt.lr();
+  // Each step on `threads` or on this thread, whichever is faster now: the products never split
+  // a sum, so the bits are the same (parallel.hpp, TeamChooser).
+  std::uint64_t shape_key = batch;
+  for (std::size_t width : shape.sizes) shape_key = shape_key * 1000003u + width;
+  TeamChooser& chooser = lasting_chooser<struct MlpSteps>(threads, shape_key);
 
   // The update inside mlp_gradient's backward pass (see there): begin() sets the step's rate and
   // count once the batch's loss is finite; each call updates some ranges of the buffer from the
@@ -700,10 +705,14 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
       const double penalty =
           s.alpha != 0.0 ? 0.5 * s.alpha * mlp_weight_norm2(shape, state.params) : 0.0;
       const FitStep step{&opt, &schedule, &state, &lr, states, grad.data(), size};
+      const int team = chooser.next();
+      const auto start = std::chrono::steady_clock::now();
       const double batch_loss = mlp_gradient<T>(shape, X, Y, ky, order + begin,
                                                 end - begin, state.params, s.alpha, grad.data(),
-                                                ws, threads,
+                                                ws, team,
                                                 check_inputs ? &nonfinite_input : nullptr, step);
+      chooser.done(start, std::chrono::steady_clock::now(), static_cast<double>(end - begin),
+                   team);
       if (nonfinite_input) {
         result.bad_step = state.t;
         result.bad_lr = lr;

@@ -673,13 +673,15 @@ inline std::size_t batch_chunks(std::size_t rows, std::size_t d, std::size_t hea
 }
 
 // Gradient of the mean weighted loss over rows order[begin:end) (no penalty); returns the
-// weighted loss sum. `scratch` holds one buffer per chunk beyond the first.
+// weighted loss sum. `scratch` holds one buffer per chunk beyond the first. `threads` sets the
+// chunks (and so the bits); `team` how many threads run them: all chunks on the calling thread
+// when 1, one thread per chunk when 0 (TeamChooser's choice; the result is the same).
 template <class T, class Head>
 double batch_gradient(const LinearData<T>& data, const Head& head, const T* params,
                       const std::int64_t* order, std::size_t order_size, std::size_t begin,
                       std::size_t end,
                       std::size_t heads, int threads, T* grad, std::vector<T>& scratch,
-                      bool check_inputs = false, bool* nonfinite_input = nullptr) {
+                      bool check_inputs = false, bool* nonfinite_input = nullptr, int team = 0) {
   const std::size_t size = heads * data.d + heads;
   const std::size_t rows = end - begin;
   const std::size_t chunks = batch_chunks(rows, data.d, heads, threads);
@@ -704,13 +706,18 @@ double batch_gradient(const LinearData<T>& data, const Head& head, const T* para
     while (reinterpret_cast<std::uintptr_t>(base) % 64 != 0) ++base;
     std::vector<double> losses(chunks * 8, 0.0);  // one cache line per chunk's loss
     const std::size_t per = (rows + chunks - 1) / chunks;
-#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+    const int run = team == 1 ? 1 : static_cast<int>(chunks);
+#pragma omp parallel for num_threads(run) schedule(static, 1) if (run > 1)
     for (std::size_t c = 0; c < chunks; ++c) {
       const std::size_t lo = begin + std::min(rows, c * per);
       const std::size_t hi = begin + std::min(rows, (c + 1) * per);
+      // A thread per chunk prefetches on into its chunk of the next batch; one thread running
+      // them all reads on into the next chunk, as an unsplit batch does.
+      const std::size_t chunk_end = run > 1 ? hi : SIZE_MAX;
+      const std::size_t skip = run > 1 ? rows - (hi - lo) : 0;
       run_dispatched(detail::BatchBody<T, Head>{&data, &head, params, order, order_size, heads,
                                                 base + c * stride, &losses[c * 8], check_inputs,
-                                                hi, rows - (hi - lo)},
+                                                chunk_end, skip},
                      lo, hi);
     }
     std::copy(base, base + size, grad);
@@ -1098,6 +1105,9 @@ TrainResult train_linear(const LinearData<T>& data, Rows train, Rows valid, cons
   StopRules stop_rules(s);
   PollTimer poll_timer(poll, 4096);
   double lr = opt.lr();
+  // Split mini-batches run on the team or on this thread, whichever is faster now (same bits).
+  TeamChooser& chooser = lasting_chooser<struct LinearSteps>(
+      static_cast<int>(batch_chunks(batch, d, k, s.threads)), (batch * 1000003u + d) * 1009u + k);
 
   // Stochastic log-loss steps leave their loss value for later (StochasticSgdStep::deferred):
   // kBlockRows rows at a time, in one vector loop, added to the epoch's sum in row order, so the
@@ -1156,6 +1166,14 @@ TrainResult train_linear(const LinearData<T>& data, Rows train, Rows valid, cons
                                                                            : nullptr,
                                                           &step_deferred},
                        begin, end);
+      } else if (batch_chunks(end - begin, d, k, s.threads) > 1) {
+        const int team = chooser.next();
+        const auto start = std::chrono::steady_clock::now();
+        step_loss = batch_gradient(data, head, state.params, order, prefetch_size, begin,
+                                   end, k, s.threads, grad.data(), scratch, check_inputs,
+                                   &nonfinite_input, team);
+        chooser.done(start, std::chrono::steady_clock::now(), static_cast<double>(end - begin),
+                     team);
       } else {
         step_loss = batch_gradient(data, head, state.params, order, prefetch_size, begin,
                                    end, k, s.threads, grad.data(), scratch, check_inputs,
