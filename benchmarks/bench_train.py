@@ -9,6 +9,10 @@ Before timing, the compiled loop must agree with its NumPy twin on a small slice
     python benchmarks/table.py train.json
 """
 
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 from conftest import THREADS, record
@@ -90,6 +94,32 @@ def test_gdcore_threads(benchmark, data, bandwidth, batch_size, threads):
     benchmark.pedantic(gdcore_fit, args=(X, y, batch_size, threads), rounds=3, warmup_rounds=1)
     record(benchmark, peer=f"gdcore {threads} thread(s)", bytes_moved=X.nbytes * EPOCHS,
            bandwidth=bandwidth, items=N * EPOCHS, base=threads == 1)  # fmt: skip
+
+
+@pytest.fixture
+def busy_neighbour():
+    """Another process spinning on a core for the duration of the test, as on a shared machine."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.2)
+    yield
+    spinner.kill()
+    spinner.wait()
+
+
+@pytest.mark.parametrize("peer", ["1 thread", "2 threads", "2 threads, team forced"])
+def test_gdcore_beside_a_busy_process(benchmark, data, bandwidth, busy_neighbour, peer):
+    # Two threads pick their team or one thread by measured speed (TeamChooser); "team forced"
+    # always forks and joins, as before, and waits on the busy core at every join.
+    X, y = data
+    benchmark.group = "logreg-busy-neighbour-batch-1024"
+    threads = 1 if peer == "1 thread" else 2
+    _core.set_team_policy("team" if "forced" in peer else "adaptive")
+    try:
+        benchmark.pedantic(gdcore_fit, args=(X, y, 1024, threads), rounds=3, warmup_rounds=1)
+    finally:
+        _core.set_team_policy("adaptive")
+    record(benchmark, peer=f"gdcore {peer}", bytes_moved=X.nbytes * EPOCHS, bandwidth=bandwidth,
+           items=N * EPOCHS, base=threads == 1)  # fmt: skip
 
 
 @pytest.mark.parametrize("shuffle", [True, False])
