@@ -706,13 +706,12 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
           s.alpha != 0.0 ? 0.5 * s.alpha * mlp_weight_norm2(shape, state.params) : 0.0;
       const FitStep step{&opt, &schedule, &state, &lr, states, grad.data(), size};
       const int team = chooser.next();
-      const auto start = std::chrono::steady_clock::now();
+      const TeamChooser::Clock::time_point start = TeamChooser::Clock::now();
       const double batch_loss = mlp_gradient<T>(shape, X, Y, ky, order + begin,
                                                 end - begin, state.params, s.alpha, grad.data(),
                                                 ws, team,
                                                 check_inputs ? &nonfinite_input : nullptr, step);
-      chooser.done(start, std::chrono::steady_clock::now(), static_cast<double>(end - begin),
-                   team);
+      chooser.done(start, TeamChooser::Clock::now(), static_cast<double>(end - begin), team);
       if (nonfinite_input) {
         result.bad_step = state.t;
         result.bad_lr = lr;

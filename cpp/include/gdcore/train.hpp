@@ -1166,18 +1166,16 @@ TrainResult train_linear(const LinearData<T>& data, Rows train, Rows valid, cons
                                                                            : nullptr,
                                                           &step_deferred},
                        begin, end);
-      } else if (batch_chunks(end - begin, d, k, s.threads) > 1) {
-        const int team = chooser.next();
-        const auto start = std::chrono::steady_clock::now();
+      } else {
+        // Only a split batch has a team to choose (and a step worth timing).
+        using Clock = TeamChooser::Clock;
+        const bool split = batch_chunks(end - begin, d, k, s.threads) > 1;
+        const int team = split ? chooser.next() : 0;
+        const Clock::time_point start = split ? Clock::now() : Clock::time_point{};
         step_loss = batch_gradient(data, head, state.params, order, prefetch_size, begin,
                                    end, k, s.threads, grad.data(), scratch, check_inputs,
                                    &nonfinite_input, team);
-        chooser.done(start, std::chrono::steady_clock::now(), static_cast<double>(end - begin),
-                     team);
-      } else {
-        step_loss = batch_gradient(data, head, state.params, order, prefetch_size, begin,
-                                   end, k, s.threads, grad.data(), scratch, check_inputs,
-                                   &nonfinite_input);
+        if (split) chooser.done(start, Clock::now(), static_cast<double>(end - begin), team);
       }
       if (nonfinite_input) {
         result.bad_step = state.t;
