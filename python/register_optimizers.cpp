@@ -1,7 +1,8 @@
 // Optimizers: the functional kernels (one array, state passed in) and the engine behind
-// gdcore.optim's classes (all parameters of an optimizer stepped in one call). Conversion and
-// checks only; the update rules live in cpp/include/gdcore/optimizers.hpp. Hyperparameters arrive
-// validated from the Python layer.
+// gdcore.optim's classes (all parameters of an optimizer stepped in one call). Conversion, checks
+// and the engine's choice of team or one thread (TeamChooser); the update rules live in
+// cpp/include/gdcore/optimizers.hpp. Hyperparameters arrive validated from the Python layer.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -218,13 +219,24 @@ class OptimizerEngine {
       throw py::value_error("grads has " + std::to_string(grads.size()) +
                             " arrays but the optimizer has " + std::to_string(n) + " parameters");
 
+    // The team, or one thread (see TeamChooser): the updates are element-wise, each element
+    // computed the same way on either, so this choice changes the speed and never a bit.
+    const int team = step_team();
+    if (team != chooser_team_) {
+      chooser_ = TeamChooser(team);
+      chooser_team_ = team;
+    }
+    const int used = chooser_.next();
+    const int threads = used == 1 ? 1 : num_threads_;
+    const auto start = TeamChooser::Clock::now();
+
     // Check everything before touching anything: a bad gradient leaves all state as it was.
     std::vector<FloatArray> held(n);
     for (std::size_t i = 0; i < n; ++i) {
       const std::string name = item_name("grads", i);
       held[i] = readable_array(grads[i], name);
       require_like(held[i], name, slots_[i].param, item_name("params", i));
-      if (check_finite_) require_finite(held[i], name, num_threads_);
+      if (check_finite_) require_finite(held[i], name, threads);
       const auto needed = groups_[group_of_[i]].states_needed();
       for (std::size_t k = 0; k < 3; ++k)
         if (needed[k] && !slots_[i].present[k])
@@ -253,10 +265,11 @@ class OptimizerEngine {
     }
     if (total >= kReleaseGilAbove) {
       py::gil_scoped_release release;
-      run_all(work, num_threads_);
+      run_all(work, threads);
     } else {
-      run_all(work, num_threads_);
+      run_all(work, threads);
     }
+    chooser_.done(start, TeamChooser::Clock::now(), static_cast<double>(total), used);
   }
 
   int num_threads() const { return num_threads_; }
@@ -269,6 +282,14 @@ class OptimizerEngine {
     std::array<bool, 3> present{false, false, false};
   };
 
+  // The most threads any parameter's update would use (1: every update runs serial anyway).
+  int step_team() const {
+    int team = 1;
+    for (const Slot& s : slots_)
+      team = std::max(team, elementwise_threads(s.param.size, num_threads_));
+    return team;
+  }
+
   OptimizerKind kind_;
   py::array_t<std::int64_t> steps_;
   py::array_t<double> mu_products_;
@@ -277,6 +298,10 @@ class OptimizerEngine {
   std::vector<Slot> slots_;
   int num_threads_;
   bool check_finite_;
+  // Lives with the optimizer, as a training loop's does for its fit: a user's loop calls step()
+  // once per mini-batch, and the choice is learned over those calls.
+  TeamChooser chooser_{1};
+  int chooser_team_ = 1;
 };
 
 // ---------------------------------------------------------------------------------------------

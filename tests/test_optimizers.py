@@ -291,6 +291,31 @@ def test_thread_count_does_not_change_bits(dtype):
     assert np.array_equal(one, two)
 
 
+def test_team_policy_does_not_change_bits():
+    # The engine runs each step on its threads or on the calling thread (TeamChooser, by
+    # speed); the updates are element-wise, so every choice gives the same bits. 40 steps: the
+    # adaptive choice runs its first window on one thread, then tries the team.
+    before = _core.team_policy()
+    results = {}
+    try:
+        for policy in ("team", "serial", "adaptive"):
+            _core.set_team_policy(policy)
+            rng = np.random.default_rng(8)
+            p = rng.standard_normal(100_003).astype(np.float32)
+            opt = optim.Adam([p], lr=0.01, weight_decay=0.01, num_threads=2)
+            for _ in range(40):
+                opt.step([rng.standard_normal(p.size).astype(np.float32)])
+            bad = rng.standard_normal(p.size).astype(np.float32)
+            bad[77_777] = np.nan
+            with pytest.raises(ValueError, match="flat index 77777"):
+                opt.step([bad])
+            results[policy] = p
+    finally:
+        _core.set_team_policy(before)
+    assert np.array_equal(results["serial"], results["team"])
+    assert np.array_equal(results["adaptive"], results["team"])
+
+
 # -- convergence --------------------------------------------------------------------------------
 
 
