@@ -1,7 +1,11 @@
 // Build facts, threads and the SIMD path.
 #include <omp.h>
 
+#include <chrono>
 #include <string>
+#include <vector>
+
+#include <pybind11/stl.h>
 
 #include "bindings.hpp"
 #include "gdcore/parallel.hpp"
@@ -47,6 +51,30 @@ void register_config(py::module_& m) {
         return std::string("adaptive");
       },
       "The training loops' team policy (see set_team_policy).");
+  m.def(
+      "_simulate_team_choice",
+      [](int team, const std::vector<double>& team_seconds,
+         const std::vector<double>& serial_seconds) {
+        if (team_seconds.size() != serial_seconds.size())
+          throw py::value_error("team_seconds and serial_seconds must have the same length");
+        // TeamChooser on a simulated clock: step i takes team_seconds[i] on the team and
+        // serial_seconds[i] on one thread; the answer is the thread count each step got.
+        using Clock = gdcore::TeamChooser::Clock;
+        gdcore::TeamChooser chooser(team);
+        std::vector<int> used(team_seconds.size());
+        Clock::time_point now{};
+        for (std::size_t i = 0; i < used.size(); ++i) {
+          used[i] = chooser.next(now);
+          const double seconds = used[i] == 1 ? serial_seconds[i] : team_seconds[i];
+          const Clock::time_point stop =
+              now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+          chooser.done(now, stop, 1.0, used[i]);
+          now = stop;
+        }
+        return used;
+      },
+      py::arg("team"), py::arg("team_seconds"), py::arg("serial_seconds"),
+      "TeamChooser's picks on a simulated clock (for tests): the thread count of every step.");
   m.def("simd_path", [] { return std::string(isa_name(active_isa())); },
         "The SIMD path the kernels dispatch to.");
   m.def("detected_simd_path", [] { return std::string(isa_name(detect_isa())); },

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -52,32 +53,39 @@ inline TeamPolicy team_policy() noexcept {
 }
 
 // Picks, step after step, the team or one thread, whichever has lately taken less time per unit
-// of work. The winner runs; every so often the other side runs kWarmupSteps + kProbeSteps steps
-// and the two mean costs are compared (the winner's over its last kWindow steps). The gap between tries
-// doubles, from kFirstGap up to kMaxGap of wall time, while the winner keeps winning, so a
-// loser that costs a lot to try (a team waiting on a busy core) is tried rarely; the winner is
-// challenged at once when its cost doubles. Why: when other processes want the cores too, each
-// join waits until every thread of the team has had its time slice, and a fork-join per
-// mini-batch then runs several times slower than one thread. On the 2-vCPU VM with one busy
-// process beside it, two-thread logistic-regression fits (batch 1024) took 169 ms against 57 ms
-// on one thread; quiet, 30 ms against 56 ms.
+// of work. Why: when other processes want the cores too, each join waits until every thread of
+// the team has had its time slice, and a fork-join per step then runs several times slower than
+// one thread. On the 2-vCPU VM with one busy process beside it, two-thread logistic-regression
+// fits (batch 1024) took 169 ms against 57 ms on one thread (quiet: 30 against 56 ms), and
+// gdcore.optim's Adam on 1M parameters 6.0-6.7 ms a step against 0.69-0.76 ms.
+//
+// The winner runs, and its cost is a mean over the last kHorizon of wall time (older steps
+// weigh less and less). A team's stalls count in it, so a rare one (the VM's own noise: the
+// team alone, quiet, lost 17 ms a few times a second) raises it a little, while stalls every few
+// steps (a busy neighbour) raise it past one thread's, and one thread then takes over at once.
+// The loser is tried now and then: kWarmupSteps + kProbeSteps steps, given up at the first that
+// costs kGiveUp times the winner's mean. A lost try doubles the gap before the next one (from
+// kFirstGap up to kMaxGap), and makes it at least kTryCost times what the try cost, so a try that
+// stalls for a time slice is not repeated every few steps; a won one halves it. The winner is
+// challenged at once when its cost doubles.
 class TeamChooser {
  public:
   using Clock = std::chrono::steady_clock;
 
   explicit TeamChooser(int team) : team_(std::max(1, team)) {}
 
-  // The thread count for the next step: the team, or 1.
-  int next() {
+  // The thread count for the next step: the team, or 1. (`now` only for a simulated clock.)
+  int next() { return next(Clock::now()); }
+  int next(Clock::time_point now) {
     if (team_ == 1) return 1;
     switch (team_policy()) {
       case TeamPolicy::kTeam: return team_;
       case TeamPolicy::kSerial: return 1;
       case TeamPolicy::kAdaptive: break;
     }
-    if (!probing_ && recent_ > 0 && Clock::now() >= next_try_) {
+    if (!probing_ && settled_ > 0 && now >= next_try_) {
       probing_ = true;
-      probe_time_ = probe_work_ = 0.0;
+      probe_time_ = probe_work_ = try_excess_ = 0.0;
       probe_steps_ = 0;
     }
     const int side = probing_ ? 1 - best_ : best_;
@@ -91,23 +99,14 @@ class TeamChooser {
     const double seconds = std::chrono::duration<double>(stop - start).count();
     const int side = used == team_ ? 0 : 1;
     if (side == best_) {
-      win_time_ += seconds;
-      win_work_ += work;
-      if (++win_steps_ < kWindow) return;
-      recent_ = win_time_ / win_work_;
-      win_time_ = win_work_ = 0.0;
-      win_steps_ = 0;
-      if (settled_ == 0) {  // the first window: try the other side soon
-        settled_ = recent_;
-        next_try_ = stop;
-      } else if (recent_ > 2 * settled_) {  // the winner got much slower: challenge it now
-        next_try_ = stop;
-      }
+      winner_step(stop, seconds, work);
       return;
     }
+    const double pace = cost();
     // A step of the try that costs kGiveUp times the winner's mean ends it as lost: a team
     // whose thread waits for a busy core loses a time slice (milliseconds) per step.
-    const bool hopeless = seconds / work > kGiveUp * recent_;
+    const bool hopeless = seconds / work > kGiveUp * pace;
+    try_excess_ += seconds - pace * work;  // what the try cost beyond the winner's pace
     // Otherwise the first step is not counted: a team's first step after a while on one thread
     // wakes its sleeping threads (tens of microseconds, more than a batch of 256 rows takes).
     if (!hopeless) {
@@ -117,38 +116,87 @@ class TeamChooser {
       if (probe_steps_ < kWarmupSteps + kProbeSteps) return;
     }
     probing_ = false;
-    const double other = hopeless ? recent_ * kGiveUp : probe_time_ / probe_work_;
-    if (other < recent_) {
-      best_ = side;
-      recent_ = settled_ = other;
-      win_time_ = win_work_ = 0.0;
-      win_steps_ = 0;
+    const double other = hopeless ? pace * kGiveUp : probe_time_ / probe_work_;
+    if (other < pace) {
+      lead(side, probe_time_, probe_work_, stop);
       gap_ = std::max(kFirstGap, gap_ / 2);
     } else {
-      settled_ = recent_;
-      gap_ = std::min(kMaxGap, gap_ * 2);
+      other_cost_ = other;
+      settled_ = pace;
+      lengthen_gap(try_excess_);
     }
     next_try_ = stop + std::chrono::duration_cast<Clock::duration>(gap_);
   }
 
-  static constexpr std::int64_t kWindow = 16;
+  static constexpr std::int64_t kWindow = 16;  // the first steps, before any try
   static constexpr double kGiveUp = 10.0;
   static constexpr std::int64_t kWarmupSteps = 1;
   static constexpr std::int64_t kProbeSteps = 3;
+  static constexpr double kTryCost = 20.0;  // a lost try delays the next by 20x what it cost
+  static constexpr double kHorizon = 0.1;  // seconds
   static constexpr std::chrono::duration<double> kFirstGap{0.01};
   static constexpr std::chrono::duration<double> kMaxGap{1.0};
 
  private:
+  double cost() const { return time_ / work_; }
+
+  void winner_step(Clock::time_point stop, double seconds, double work) {
+    const double before = work_ > 0 ? cost() : 0.0;
+    if (work_ > 0) {
+      const double decay =
+          std::exp(-std::chrono::duration<double>(stop - last_).count() / kHorizon);
+      time_ *= decay;
+      work_ *= decay;
+    }
+    time_ += seconds;
+    work_ += work;
+    last_ = stop;
+    if (settled_ == 0) {  // the first steps: try the other side after kWindow of them
+      if (++first_steps_ == kWindow) {
+        settled_ = cost();
+        next_try_ = stop;
+      }
+      return;
+    }
+    if (best_ == 0 && other_cost_ > 0 && cost() > other_cost_) {
+      // The team's recent steps, stalls included, cost more than one thread's did: hand over
+      // now, starting from one thread's last known cost (weighing one step), and try the team
+      // again only after a gap that pays for this stall.
+      const double stall = seconds - before * work;
+      lead(1, other_cost_ * work, work, stop);
+      lengthen_gap(stall);
+      next_try_ = stop + std::chrono::duration_cast<Clock::duration>(gap_);
+      return;
+    }
+    if (!probing_ && cost() > 2 * settled_) next_try_ = stop;  // much slower: challenge it now
+  }
+
+  // `side` wins, with the measured time and work as its recent history.
+  void lead(int side, double time, double work, Clock::time_point stop) {
+    other_cost_ = cost();
+    best_ = side;
+    time_ = time;
+    work_ = work;
+    last_ = stop;
+    settled_ = cost();
+  }
+
+  void lengthen_gap(double excess) {
+    const std::chrono::duration<double> paid(kTryCost * std::max(0.0, excess));
+    gap_ = std::min(kMaxGap, std::max(gap_ * 2, paid));
+  }
+
   int team_;
   // 0: the team, 1: one thread. One thread first: on a quiet machine the team wins its first
   // try after kWindow steps, and on a busy one those steps do not wait on a busy core.
   int best_ = 1;
   bool probing_ = false;
-  double recent_ = 0.0;   // the winner's mean cost over its last window
-  double settled_ = 0.0;  // its cost when it last won a comparison
-  double win_time_ = 0.0, win_work_ = 0.0;
-  std::int64_t win_steps_ = 0;
-  double probe_time_ = 0.0, probe_work_ = 0.0;
+  double time_ = 0.0, work_ = 0.0;  // the winner's decayed totals
+  Clock::time_point last_{};        // when they were last updated
+  double settled_ = 0.0;     // the winner's cost when it last won a comparison (0: none yet)
+  double other_cost_ = 0.0;  // the loser's cost when it last ran (0: not yet run)
+  std::int64_t first_steps_ = 0;
+  double probe_time_ = 0.0, probe_work_ = 0.0, try_excess_ = 0.0;
   std::int64_t probe_steps_ = 0;
   Clock::time_point next_try_{};
   std::chrono::duration<double> gap_ = kFirstGap;
