@@ -2,7 +2,8 @@
 
 Groups: Adam and SGD-with-momentum on 10M float32 parameters (memory-bound: reported as a
 fraction of the streaming bandwidth measured in the same run) and on 1,000 parameters (one
-``step()`` from Python: call overhead). Before timing, every peer runs a few steps from the same
+``step()`` from Python: call overhead); Adam on 1M parameters beside a busy process (two
+threads, which the engine runs on its team or on one thread by measured speed). Before timing, every peer runs a few steps from the same
 start and must agree with the NumPy twin.
 
     python -m pytest benchmarks/bench_optimizers.py --benchmark-json=bench.json
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import THREADS, record
 
-from gdcore import optim
+from gdcore import _core, optim
 from gdcore.reference import optim as ref
 
 SIZES = {"10M": 10_000_000, "1k": 1_000}
@@ -135,3 +136,40 @@ def test_thread_split(benchmark, n, threads):
     grads = [g]
     benchmark(opt.step, grads)
     record(benchmark, peer="gdcore" if threads == 1 else f"gdcore-{threads}-threads", items=n)
+
+
+BUSY_PEERS = ["1 thread", "2 threads", "2 threads, team forced", "torch-foreach 2 threads"]
+
+
+@pytest.mark.parametrize("peer", BUSY_PEERS)
+def test_adam_beside_a_busy_process(benchmark, request, busy_neighbour, peer):
+    """200 steps of Adam on 1M float32 parameters while another process spins on one core.
+    The engine picks its team or one thread step by step (TeamChooser); "team forced" always
+    forks and joins and waits on the busy core at every join. PyTorch's intra-op pool runs
+    alongside, with two threads."""
+    n, steps = 1_000_000, 200
+    benchmark.group = "adam-1M-f32-busy-neighbour"
+    if peer.startswith("torch"):
+        torch = request.getfixturevalue("torch_cpu")
+        step, _ = torch_runner(torch, "adam", n, "foreach")
+        torch.set_num_threads(2)
+    else:
+        threads = 1 if peer == "1 thread" else 2
+        _core.set_team_policy("team" if "forced" in peer else "adaptive")
+        p, g = make_data(n)
+        opt = optim.Adam([p], lr=1e-3, num_threads=threads)
+        grads = [g]
+        step = lambda: opt.step(grads)  # noqa: E731
+
+    def run():
+        for _ in range(steps):
+            step()
+
+    try:
+        benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    finally:
+        _core.set_team_policy("adaptive")
+        if peer.startswith("torch"):
+            torch.set_num_threads(THREADS)
+    record(benchmark, peer=peer if peer.startswith("torch") else f"gdcore {peer}",
+           items=n * steps, base=peer == "1 thread")  # fmt: skip

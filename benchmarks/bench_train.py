@@ -9,10 +9,6 @@ Before timing, the compiled loop must agree with its NumPy twin on a small slice
     python benchmarks/table.py train.json
 """
 
-import subprocess
-import sys
-import time
-
 import numpy as np
 import pytest
 from conftest import THREADS, record
@@ -94,16 +90,6 @@ def test_gdcore_threads(benchmark, data, bandwidth, batch_size, threads):
     benchmark.pedantic(gdcore_fit, args=(X, y, batch_size, threads), rounds=3, warmup_rounds=1)
     record(benchmark, peer=f"gdcore {threads} thread(s)", bytes_moved=X.nbytes * EPOCHS,
            bandwidth=bandwidth, items=N * EPOCHS, base=threads == 1)  # fmt: skip
-
-
-@pytest.fixture
-def busy_neighbour():
-    """Another process spinning on a core for the duration of the test, as on a shared machine."""
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    time.sleep(0.2)
-    yield
-    spinner.kill()
-    spinner.wait()
 
 
 @pytest.mark.parametrize("peer", ["1 thread", "2 threads", "2 threads, team forced"])

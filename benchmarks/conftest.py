@@ -1,6 +1,9 @@
 """Shared fixtures of the benchmark suite: the hardware bound, measured in the same session."""
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -22,6 +25,16 @@ def torch_cpu():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(THREADS)
     return torch
+
+
+@pytest.fixture
+def busy_neighbour():
+    """Another process spinning on a core for the duration of the test, as on a shared machine."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.2)
+    yield
+    spinner.kill()
+    spinner.wait()
 
 
 def record(benchmark, *, peer, bytes_moved=None, bandwidth=None, items=None, base=None):
