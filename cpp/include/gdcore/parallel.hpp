@@ -128,7 +128,7 @@ class TeamChooser {
     next_try_ = stop + std::chrono::duration_cast<Clock::duration>(gap_);
   }
 
-  static constexpr std::int64_t kWindow = 16;  // the first steps, before any try
+  static constexpr std::int64_t kFirstSteps = 4;  // one thread's steps before the first try
   static constexpr double kGiveUp = 10.0;
   static constexpr std::int64_t kWarmupSteps = 1;
   static constexpr std::int64_t kProbeSteps = 3;
@@ -151,8 +151,8 @@ class TeamChooser {
     time_ += seconds;
     work_ += work;
     last_ = stop;
-    if (settled_ == 0) {  // the first steps: try the other side after kWindow of them
-      if (++first_steps_ == kWindow) {
+    if (settled_ == 0) {  // the first steps: try the other side after kFirstSteps of them
+      if (++first_steps_ == kFirstSteps) {
         settled_ = cost();
         next_try_ = stop;
       }
@@ -188,7 +188,7 @@ class TeamChooser {
 
   int team_;
   // 0: the team, 1: one thread. One thread first: on a quiet machine the team wins its first
-  // try after kWindow steps, and on a busy one those steps do not wait on a busy core.
+  // try after kFirstSteps steps, and on a busy one those steps do not wait on a busy core.
   int best_ = 1;
   bool probing_ = false;
   double time_ = 0.0, work_ = 0.0;  // the winner's decayed totals
