@@ -77,11 +77,11 @@ py::dict run(const Arrays& a, Rows train, Rows valid, const TrainSettings& s,
   {
     py::gil_scoped_release release;
     if (s.task == Task::softmax) {
-      SoftmaxHead<SoftmaxCrossEntropy> head{SoftmaxCrossEntropy{}};
+      SoftmaxHead<SoftmaxCrossEntropy> head{SoftmaxCrossEntropy{}, s.max_dloss};
       r = train_linear<T>(data, train, valid, head, s, opt, sched, state, poll);
     } else {
       with_loss(loss, epsilon, [&](auto loss_struct) {
-        IndependentHeads<decltype(loss_struct)> head{loss_struct};
+        IndependentHeads<decltype(loss_struct)> head{loss_struct, s.max_dloss};
         r = train_linear<T>(data, train, valid, head, s, opt, sched, state, poll);
       });
     }
@@ -132,7 +132,7 @@ void register_train(py::module_& m) {
          std::int64_t max_epochs, double tol, std::int64_t n_iter_no_change, bool early_stopping,
          bool shuffle, std::uint64_t seed, const std::string& penalty, double alpha,
          double l1_ratio, bool fit_intercept, double target_loss, std::int64_t record_every,
-         std::int64_t average, int num_threads) {
+         std::int64_t average, int num_threads, double max_dloss, bool floor_l2_shrink) {
         Arrays a;
         a.X = float_array(X, "X");
         if (a.X.array.ndim() != 2) throw py::value_error("X must be 2-D (n_samples, n_features)");
@@ -196,6 +196,27 @@ void register_train(py::module_& m) {
         s.record_every = record_every;
         s.average = average;
         s.threads = num_threads;
+        if (!(max_dloss > 0)) throw py::value_error("max_dloss must be > 0 (inf: no clipping)");
+        s.max_dloss = max_dloss;
+        s.floor_l2_shrink = floor_l2_shrink;
+        if (heads == 0) throw py::value_error("heads must be >= 1");
+        if (s.task == Task::softmax) {
+          if (heads < 2) throw py::value_error("softmax needs heads >= 2");
+          if (a.Y.size != n) throw py::value_error("softmax takes one class index per row of y");
+          // The loop indexes the logits by these labels: refuse any that is not a class index.
+          const auto labels_ok = [&](auto* y) {
+            for (std::size_t i = 0; i < n; ++i)
+              if (!(y[i] >= 0 && y[i] < static_cast<double>(heads) && y[i] == std::floor(y[i])))
+                return false;
+            return true;
+          };
+          if (!(a.X.dtype == Dtype::f32 ? labels_ok(a.Y.ptr<const float>())
+                                        : labels_ok(a.Y.ptr<const double>())))
+            throw py::value_error("softmax labels in y must be class indices 0 .. heads-1");
+        } else if ((a.Y.array.ndim() == 2 ? static_cast<std::size_t>(a.Y.array.shape(1)) : 1) !=
+                   heads) {
+          throw py::value_error("y must have one column per head");
+        }
         if ((s.penalty == Penalty::l1 || s.penalty == Penalty::elasticnet) && !a.has_q)
           throw py::value_error("l1_q is required with an l1 or elasticnet penalty");
 
@@ -223,7 +244,9 @@ void register_train(py::module_& m) {
       py::arg("batch_size"), py::arg("max_epochs"), py::arg("tol"), py::arg("n_iter_no_change"),
       py::arg("early_stopping"), py::arg("shuffle"), py::arg("seed"), py::arg("penalty"),
       py::arg("alpha"), py::arg("l1_ratio"), py::arg("fit_intercept"), py::arg("target_loss"),
-      py::arg("record_every"), py::arg("average"), py::arg("num_threads"));
+      py::arg("record_every"), py::arg("average"), py::arg("num_threads"),
+      py::arg("max_dloss") = std::numeric_limits<double>::infinity(),
+      py::arg("floor_l2_shrink") = false);
 }
 
 }  // namespace gdcore::bind

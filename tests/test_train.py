@@ -525,3 +525,174 @@ def test_simd_paths_train_the_same_bits(dtype):
                     assert np.array_equal(a, b), (path, d)
     finally:
         _core.set_simd_path(before)
+
+
+# -- scikit-learn's guards: the clipped loss derivative and the floored l2 shrink ------------------
+
+
+def _one_step(X, y, **kw):
+    """One stochastic (or batch) update from the given start; returns the parameters."""
+    return train.fit_linear(X, y, max_epochs=1, shuffle=False, tol=None, **kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_max_dloss_clips_each_rows_derivative_before_weighting(dtype, batch_size):
+    # Squared error from w = 0, b = 0: each row's derivative is p - y = -y; clipped to
+    # [-c, c] and weighted, the first update is w = -lr * mean(w_i * clip(-y_i) * x_i).
+    X = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]], dtype=dtype)
+    y = np.array([10.0, -0.2, 3.0], dtype=dtype)
+    sw = np.array([2.0, 1.0, 0.5], dtype=dtype)
+    c, lr = 1.0, 0.1
+    fit = train.fit_linear(X[:batch_size], y[:batch_size], sample_weight=sw[:batch_size],
+                           loss="squared_error", lr=lr, batch_size=batch_size, max_epochs=1,
+                           shuffle=False, tol=None, penalty=None, max_dloss=c)  # fmt: skip
+    d = np.clip(-y[:batch_size].astype(np.float64), -c, c) * sw[:batch_size]
+    want_w = -lr * (d[:, None] * X[:batch_size]).sum(axis=0) / batch_size
+    want_b = -lr * d.sum() / batch_size
+    np.testing.assert_allclose(fit.coef, want_w, rtol=1e-6)
+    np.testing.assert_allclose(fit.intercept, want_b, rtol=1e-6)
+    unclipped = train.fit_linear(X[:batch_size], y[:batch_size], sample_weight=sw[:batch_size],
+                                 loss="squared_error", lr=lr, batch_size=batch_size,
+                                 max_epochs=1, shuffle=False, tol=None, penalty=None)  # fmt: skip
+    assert not np.allclose(unclipped.coef, fit.coef)  # y = 10 and 3 are past the cap
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_size", [1, 7, None])
+@pytest.mark.parametrize("loss", ["squared_hinge", "squared_error", "log_loss"])
+def test_guards_mirror_twin(dtype, batch_size, loss):
+    # Large rates and a large alpha, so both guards act: the core and the twin agree bitwise
+    # (log_loss within the mirror's tolerance: exp/log1p round differently).
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 5)).astype(dtype) * 3
+    y = (X[:, 0] + 0.3 * rng.normal(size=60) > 0).astype(dtype)
+    if loss == "squared_error":
+        y = X @ rng.normal(size=5).astype(dtype) * 50
+    kw = dict(loss=loss, lr=0.5, alpha=3.0, batch_size=batch_size, max_epochs=4, tol=None,
+              max_dloss=2.0, floor_l2_shrink=True, random_state=2, on_divergence="warn")  # fmt: skip
+    core = train.fit_linear(X, y, **kw)
+    twin = ref_train.fit_linear(X, y, **kw)
+    assert core.history.status == twin.history.status == "max_epochs"
+    if loss == "log_loss":
+        assert_mirrors(core.state["params"], twin.state["params"], "params")
+    else:
+        np.testing.assert_array_equal(core.state["params"], twin.state["params"])
+
+
+def test_max_dloss_keeps_squared_hinge_from_diverging_at_the_optimal_rate():
+    # scikit-learn's default squared_hinge fit: the "optimal" rate starts near 10, the first
+    # derivatives then grow with w and, unclipped, overflow within the first epoch.
+    from gdcore.schedules import OptimalLR
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 8))
+    y = (X @ rng.normal(size=8) > 0).astype(int)
+    kw = dict(loss="squared_hinge", schedule=OptimalLR(None, alpha=1e-4), batch_size=1,
+              max_epochs=10, tol=None, on_divergence="warn")  # fmt: skip
+    with pytest.warns(train.DivergenceWarning):
+        train.fit_linear(X, y, **kw)
+    fit = train.fit_linear(X, y, max_dloss=1e12, **kw)
+    assert fit.history.status == "max_epochs"
+    assert ((fit.decision_function(X) > 0) == (y == 1)).mean() > 0.9
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_floor_l2_shrink_zeroes_instead_of_flipping(batch_size):
+    # From w0 with lr * alpha = 3: the plain step is w0 (1 - 3) - lr g (the sign flips, |w|
+    # doubles); the floored one drops w0's part: -lr g, up to the rounding of lr * (1 / lr).
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(batch_size, 3))
+    y = rng.normal(size=batch_size)
+    w0 = np.array([5.0, -4.0, 3.0])
+    init = {"params": np.concatenate([w0, [0.0]])}
+    kw = dict(loss="squared_error", lr=0.3, alpha=10.0, batch_size=batch_size, max_epochs=1,
+              shuffle=False, tol=None)  # fmt: skip
+    g = ((X @ w0 - y)[:, None] * X).mean(axis=0)  # the data part of the gradient at w0
+    plain = train.fit_linear(X, y, init=init, **kw)
+    np.testing.assert_allclose(plain.coef, w0 * (1 - 3.0) - 0.3 * g, rtol=1e-12)
+    floored = train.fit_linear(X, y, init=init, floor_l2_shrink=True, **kw)
+    np.testing.assert_allclose(floored.coef, -0.3 * g, rtol=1e-9, atol=1e-12)
+    # Below the cap, and with momentum, the flag changes nothing.
+    calm = dict(kw, lr=0.05)
+    np.testing.assert_array_equal(train.fit_linear(X, y, init=init, **calm).coef,
+                                  train.fit_linear(X, y, init=init, floor_l2_shrink=True,
+                                                   **calm).coef)  # fmt: skip
+    mom = dict(kw, optimizer="momentum")
+    np.testing.assert_array_equal(train.fit_linear(X, y, init=init, **mom).coef,
+                                  train.fit_linear(X, y, init=init, floor_l2_shrink=True,
+                                                   **mom).coef)  # fmt: skip
+
+
+def test_validation_rows_of_zero_weight_score_zero_in_core_and_twin():
+    X = np.arange(16.0).reshape(8, 2)
+    y = np.arange(8.0)
+    sw = np.ones(8)
+    _, valid = train._split_rows(8, 0.5, 3)
+    sw[valid] = 0.0
+    kw = dict(sample_weight=sw, validation_fraction=0.5, random_state=3, max_epochs=2, lr=0.001)
+    core = train.fit_linear(X, y, **kw)
+    twin = ref_train.fit_linear(X, y, **kw)
+    assert core.history.val_score == twin.history.val_score == [0.0, 0.0]
+    assert core.history.val_loss == twin.history.val_loss == [0.0, 0.0]
+
+
+def test_classification_task_with_a_regression_loss():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 4))
+    labels = np.array(["a", "b", "c"])[np.argmax(X[:, :3], axis=1)]
+    fit = train.fit_linear(X, labels, loss="squared_error", task="classification", lr=0.01,
+                           max_epochs=20)  # fmt: skip
+    assert fit.task == "ovr" and list(fit.classes) == ["a", "b", "c"]
+    assert (fit.classes[np.argmax(fit.decision_function(X), axis=1)] == labels).mean() > 0.85
+    twin = ref_train.fit_linear(X, labels, loss="squared_error", task="classification",
+                                lr=0.01, max_epochs=20)  # fmt: skip
+    np.testing.assert_array_equal(fit.coef, twin.coef)
+    binary = train.fit_linear(X, labels == "a", loss="huber", task="classification")
+    assert binary.task == "binary" and binary.coef.shape == (4,)
+    with pytest.raises(ValueError, match="task='regression' needs a regression loss"):
+        train.fit_linear(X, X[:, 0], loss="hinge", task="regression")
+
+
+def test_lr_comes_once_either_way():
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    y = X[:, 0]
+    a = train.fit_linear(X, y, lr=0.05, max_epochs=2)
+    b = train.fit_linear(X, y, optimizer_options={"lr": 0.05}, max_epochs=2)
+    np.testing.assert_array_equal(a.coef, b.coef)
+    with pytest.raises(ValueError, match="lr is given twice"):
+        train.fit_linear(X, y, lr=0.1, optimizer_options={"lr": 0.05})
+    with pytest.raises(ValueError, match="lr"):
+        train.fit_linear(X, y, optimizer_options={"lr": -1.0})
+
+
+def test_targets_with_no_columns_are_refused():
+    with pytest.raises(ValueError, match="y must have at least one target column"):
+        train.fit_linear(np.ones((4, 2)), np.zeros((4, 0)))
+
+
+def test_raw_loop_refuses_heads_and_labels_it_cannot_index():
+    X = np.ones((4, 2))
+    base = dict(
+        task="softmax", heads=3, loss="log_loss", epsilon=0.1, optimizer="sgd",
+        optimizer_options={"lr": 0.1}, schedule=None, batch_size=1, max_epochs=1, tol=-np.inf,
+        n_iter_no_change=5, early_stopping=False, shuffle=False, seed=0, penalty="none",
+        alpha=0.0, l1_ratio=0.0, fit_intercept=True, target_loss=-np.inf, record_every=0,
+        average=0, num_threads=1,
+    )  # fmt: skip
+
+    def call(Y, **kw):
+        opts = dict(base, **kw)
+        params = np.zeros(opts["heads"] * 2 + opts["heads"])
+        return _core.train_linear(X, Y, None, np.arange(4), np.arange(0), params,
+                                  [None, None, None], None, None, np.zeros(3, np.int64),
+                                  np.array([1.0, 0.0]), **opts)  # fmt: skip
+
+    call(np.array([0.0, 1.0, 2.0, 1.0]))  # valid labels run
+    for bad in (1e6, -1.0, 0.5, np.nan):
+        with pytest.raises(ValueError, match="class indices"):
+            call(np.array([0.0, 1.0, bad, 1.0]))
+    with pytest.raises(ValueError, match="heads must be >= 1"):
+        call(np.zeros((4, 0)), task="regression", heads=0)
+    with pytest.raises(ValueError, match="one column per head"):
+        call(np.zeros((4, 1)), task="regression", heads=2)

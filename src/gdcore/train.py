@@ -183,6 +183,8 @@ def _encode_targets(y, n, dtype, task, classes=None):
             raise TypeError(f"y must hold real numbers for regression, got dtype {y.dtype}")
         if y.ndim not in (1, 2):
             raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError(f"y must have at least one target column, got shape {y.shape}")
         Y = np.ascontiguousarray(y, dtype=dtype)
         bad = ~np.isfinite(Y.reshape(n, -1)).all(axis=1)
         if bad.any():
@@ -244,6 +246,13 @@ def _optimizer(optimizer, lr, options):
     """(core optimizer name, validated options dict incl. lr) from a name or an Optimizer."""
     from gdcore import optim
 
+    options = dict(options or {})
+    if "lr" in options:  # lr may come either way, not both ways with two values
+        if lr is not None and options["lr"] != lr:
+            raise ValueError(
+                f"lr is given twice: lr={lr!r} and optimizer_options['lr']={options['lr']!r}"
+            )
+        lr = options.pop("lr")
     if isinstance(optimizer, optim.Optimizer):
         group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
         kind = optimizer._kind
@@ -358,6 +367,9 @@ def fit_linear(
     on_divergence: str = "raise",
     average=False,
     classes=None,
+    task: str | None = None,
+    max_dloss: float | None = None,
+    floor_l2_shrink: bool = False,
     _kernel=None,
 ) -> LinearFit:
     """Fit a linear model by gradient descent; returns coefficients, intercepts and history.
@@ -393,6 +405,17 @@ def fit_linear(
         ``state["params"]`` keeps the last iterate.
     classes: for classification, every label the model should know (as scikit-learn's
         ``partial_fit(classes=...)``), for data that may lack some of them; default: those in y.
+    task: None (the loss decides), "classification" or "regression". "classification" with a
+        regression loss fits y's classes as ±1 targets (one-vs-rest heads for three or more),
+        as scikit-learn's SGDClassifier does with ``loss="squared_error"`` or ``"huber"``.
+    max_dloss: clip each row's loss derivative to [-max_dloss, max_dloss] before it is
+        weighted (scikit-learn's SGD clips at 1e12, so that one huge early step does not
+        overflow); None: no clipping.
+    floor_l2_shrink: plain SGD only (no momentum): the l2 part of a step never carries a weight
+        past zero. When lr · alpha · (1 - l1_ratio) > 1 that part becomes w / lr, so the step
+        shrinks the weights to zero instead of flipping their sign (scikit-learn's
+        ``max(0, 1 - lr · alpha)``). It changes the fixed point when lr · alpha > 1, so it is
+        off by default; the estimators turn it on.
 
     Ctrl-C stops the loop within about 50 ms; the KeyboardInterrupt carries the model of the last
     completed update as its ``fit`` attribute.
@@ -403,7 +426,12 @@ def fit_linear(
     X = _as_matrix(X, check_finite=False)
     n, d = X.shape
     dtype = X.dtype
-    classifier = loss in CLASSIFICATION_LOSSES
+    if task is None:
+        classifier = loss in CLASSIFICATION_LOSSES
+    else:
+        classifier = check.choice("task", task, ("classification", "regression")) == "classification"
+        if not classifier and loss in CLASSIFICATION_LOSSES:
+            raise ValueError(f"task='regression' needs a regression loss, got loss={loss!r}")
     if classifier:
         index, classes = _encode_targets(y, n, dtype, "classification", classes)
         if len(classes) == 2:
@@ -449,6 +477,9 @@ def fit_linear(
         average = 1 if average else 0
     average = check.integer("average", average, low=0)
     threads = check.num_threads(num_threads) or _core.get_num_threads()
+    max_dloss = math.inf if max_dloss is None else check.real("max_dloss", max_dloss, low=0.0,
+                                                               low_open=True)  # fmt: skip
+    floor_l2_shrink = check.flag("floor_l2_shrink", floor_l2_shrink)
     kind, options = _optimizer(optimizer, lr, optimizer_options)
     sched = _schedule(schedule, options["lr"])
     train_rows, valid_rows = _split_rows(n, validation_fraction, seed)
@@ -471,7 +502,8 @@ def fit_linear(
         max_epochs=max_epochs, tol=tol, n_iter_no_change=n_iter_no_change,
         early_stopping=early_stopping, shuffle=shuffle, seed=seed, penalty=penalty, alpha=alpha,
         l1_ratio=l1_ratio, fit_intercept=fit_intercept, target_loss=target,
-        record_every=record_every, average=average, num_threads=threads,
+        record_every=record_every, average=average, num_threads=threads, max_dloss=max_dloss,
+        floor_l2_shrink=floor_l2_shrink,
     )  # fmt: skip
     history = History.from_raw(raw, record_every)
     params = state["params"]

@@ -317,6 +317,12 @@ struct TrainSettings {
   std::int64_t record_every = 0;  // 0: no parameter path
   std::int64_t average = 0;       // > 0: average the parameters from the update with this count on
   int threads = 0;
+  // scikit-learn's two guards for its SGD (the estimators turn them on): each row's loss
+  // derivative clipped to [-max_dloss, max_dloss] (kept in the Head, see clip_dloss), and, for
+  // plain SGD, an l2 part of the step that never carries a weight past zero: when
+  // lr · alpha_l2 > 1 the l2 coefficient of that step is 1 / lr (w shrinks to 0, not to -w).
+  double max_dloss = std::numeric_limits<double>::infinity();
+  bool floor_l2_shrink = false;
 };
 
 // Everything a fit changes, owned by the caller so a later fit (partial_fit, warm start, a
@@ -351,17 +357,31 @@ struct TrainResult {
   double bad_lr = 0.0;
 };
 
-// Per-row loss and derivatives for the K heads; see IndependentHeads / SoftmaxHead.
+// A loss derivative clipped to [-c, c] (c = +inf: unchanged, NaN included), as scikit-learn's
+// SGD clips at 1e12 so that one huge early step cannot overflow the next prediction.
+template <class T>
+GDCORE_INLINE T clip_dloss(T v, double c) {
+  const T cap = T(c);
+  return v < -cap ? -cap : (v > cap ? cap : v);
+}
+
+// Per-row loss and derivatives for the K heads; see IndependentHeads / SoftmaxHead. The
+// derivatives come clipped to max_dloss (TrainSettings::max_dloss).
 template <class Loss>
 struct IndependentHeads {
   static constexpr bool kScalar = true;  // one loss per head: loss.loss / loss.dloss per value
   Loss loss;
+  double max_dloss = std::numeric_limits<double>::infinity();
+  template <class T>
+  GDCORE_INLINE T dloss(T p, T y) const {
+    return clip_dloss(loss.dloss(p, y), max_dloss);
+  }
   template <class T>
   GDCORE_INLINE T eval(const T* p, const T* y, std::size_t k, T* dp) const {
     T total = T(0);
     for (std::size_t h = 0; h < k; ++h) {
       total = total + loss.loss(p[h], y[h]);
-      dp[h] = loss.dloss(p[h], y[h]);
+      dp[h] = dloss(p[h], y[h]);
     }
     return total;
   }
@@ -371,9 +391,12 @@ template <class Softmax>
 struct SoftmaxHead {
   static constexpr bool kScalar = false;
   Softmax softmax;
+  double max_dloss = std::numeric_limits<double>::infinity();
   template <class T>
   GDCORE_INLINE T eval(const T* p, const T* y, std::size_t k, T* dp) const {
-    return softmax.loss_grad(p, k, static_cast<std::size_t>(y[0]), dp);
+    const T total = softmax.loss_grad(p, k, static_cast<std::size_t>(y[0]), dp);
+    for (std::size_t h = 0; h < k; ++h) dp[h] = clip_dloss(dp[h], max_dloss);
+    return total;
   }
 };
 
@@ -450,12 +473,12 @@ struct BatchBody {
 #pragma omp simd
           for (std::size_t i = 0; i < kBlockRows; ++i) {
             rows_loss[i] = head->loss.loss(P[i], ys[i]);
-            DP[i] = head->loss.dloss(P[i], ys[i]);
+            DP[i] = head->dloss(P[i], ys[i]);
           }
         } else {  // a short batch (stochastic steps): no vector set-up for one or two rows
           for (std::size_t i = 0; i < m; ++i) {
             rows_loss[i] = head->loss.loss(P[i], ys[i]);
-            DP[i] = head->loss.dloss(P[i], ys[i]);
+            DP[i] = head->dloss(P[i], ys[i]);
           }
         }
         return;
@@ -591,7 +614,7 @@ struct StochasticSgdStep {
     if constexpr (DeferrableLoss<Head>::value) {
       const T y = data->Y[row * data->ky];
       if (deferred && k == 1 && head->loss.loss_finite(p[0], y) && std::isfinite(weight)) {
-        dk[0] = head->loss.dloss(p[0], y);
+        dk[0] = head->dloss(p[0], y);
         deferred[0] = p[0];
         deferred[1] = y;
         deferred[2] = weight;
@@ -805,7 +828,10 @@ void evaluate(const LinearData<T>& data, const Head& head, const TrainSettings& 
     for (std::size_t h = 0; h < k; ++h) {
       const double mean = sum_y[h] / weight;
       const double total = sum_yy[h] - weight * mean * mean;
-      r2 += total > 0 ? 1.0 - sum_res[h] / total : (sum_res[h] == 0 ? 1.0 : 0.0);
+      // No weight (every validation row weighs 0): nothing to score, 0 as for accuracy.
+      r2 += !(weight > 0) ? 0.0
+            : total > 0   ? 1.0 - sum_res[h] / total
+                          : (sum_res[h] == 0 ? 1.0 : 0.0);
     }
     *score = r2 / static_cast<double>(k);
   } else {
@@ -1084,8 +1110,14 @@ TrainResult train_linear(const LinearData<T>& data, Rows train, Rows valid, cons
 
   std::vector<T> grad(size), scratch;
   // Stochastic steps of plain SGD skip the gradient buffer (detail::StochasticSgdUpdate).
-  const bool fused_sgd = opt.kind == OptimizerKind::sgd && opt.sgd.momentum == 0.0 &&
-                         k <= detail::kMaxStackHeads;
+  const bool plain_sgd = opt.kind == OptimizerKind::sgd && opt.sgd.momentum == 0.0;
+  const bool fused_sgd = plain_sgd && k <= detail::kMaxStackHeads;
+  // The l2 coefficient of a step at rate `rate`: alpha_l2, or 1 / rate where floor_l2_shrink
+  // caps it (plain SGD descending: then w - rate (g + w / rate) = -rate g, w's part goes to 0).
+  const bool floor_l2 = s.floor_l2_shrink && plain_sgd && !opt.sgd.maximize && l2_alpha != 0.0;
+  const auto l2_at = [&](double rate) {
+    return floor_l2 && rate * l2_alpha > 1.0 ? 1.0 / rate : l2_alpha;
+  };
   // The epoch's order: the training rows themselves, or a shuffled copy of them.
   std::vector<std::int64_t> shuffled(s.shuffle ? n_train : 0);
   const std::int64_t* order = s.shuffle ? shuffled.data() : train.data();
@@ -1152,12 +1184,13 @@ TrainResult train_linear(const LinearData<T>& data, Rows train, Rows valid, cons
       const std::size_t end = std::min(n_train, begin + batch);
       // The rate of this update; schedules are pure functions of t (and of what observe() saw).
       const double next_lr = schedule.lr(state.t);
+      const double l2_step = l2_at(next_lr);
       const bool stochastic = fused_sgd && end - begin == 1;
       double step_loss = 0.0;
       bool step_deferred = false;
       if (stochastic) {  // loss, and the update when the loss is finite, in one pass
         run_dispatched(detail::StochasticSgdStep<T, Head>{&data, &head, state.params, order,
-                                                          prefetch_size, k, T(l2_alpha),
+                                                          prefetch_size, k, T(l2_step),
                                                           T(opt.sgd.maximize ? -1 : 1),
                                                           T(opt.sgd.weight_decay), T(-next_lr),
                                                           s.fit_intercept, &step_loss,
@@ -1198,8 +1231,8 @@ TrainResult train_linear(const LinearData<T>& data, Rows train, Rows valid, cons
       opt.set_lr(lr);
       state.opt_step += 1;
       if (!stochastic) {
-        if (l2_alpha != 0.0) {
-          const T a = T(l2_alpha);
+        if (l2_step != 0.0) {
+          const T a = T(l2_step);
           for (std::size_t j = 0; j < weights; ++j) grad[j] = grad[j] + a * state.params[j];
         }
         T* states[3] = {needed[0] ? state.opt_state[0] : nullptr,

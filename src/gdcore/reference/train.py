@@ -88,8 +88,10 @@ def head_eval(task, loss, epsilon, P, Yrows):
     return total, derivs
 
 
-def batch_gradient(X, Y, sw, params, order, task, loss, epsilon, heads, chunks):
-    """Gradient of the mean weighted loss over the rows `order` (no penalty), and the loss sum."""
+def batch_gradient(X, Y, sw, params, order, task, loss, epsilon, heads, chunks,
+                   max_dloss=math.inf):  # fmt: skip
+    """Gradient of the mean weighted loss over the rows `order` (no penalty), and the loss sum;
+    each row's loss derivatives are clipped to [-max_dloss, max_dloss] before weighting."""
     T = X.dtype.type
     n_rows = len(order)
     d = X.shape[1]
@@ -101,6 +103,8 @@ def batch_gradient(X, Y, sw, params, order, task, loss, epsilon, heads, chunks):
         P = predict_heads(X, params, part_rows, heads)
         weights = np.ones(len(part_rows), dtype=X.dtype) if sw is None else sw[part_rows]
         row_loss, dP = head_eval(task, loss, epsilon, P, Y[part_rows])
+        cap = T(max_dloss)
+        dP = np.where(dP < -cap, -cap, np.where(dP > cap, cap, dP))  # NaN stays NaN
         dk = weights[:, None] * dP
         G = np.concatenate(
             [
@@ -170,8 +174,10 @@ def evaluate(X, Y, sw, params, rows, task, loss, epsilon, heads):
             sum_y = float_sum(w * y)
             sum_yy = float_sum(w * y * y)
             sum_res = float_sum(w * res * res)
-            mean = sum_y / weight
+            mean = sum_y / weight if weight > 0 else 0.0
             total = sum_yy - weight * mean * mean
+            if not weight > 0:  # every row weighs 0: nothing to score
+                continue
             r2 += 1.0 - sum_res / total if total > 0 else (1.0 if sum_res == 0 else 0.0)
         return mean_loss, r2 / heads
     if task == "binary":
@@ -213,7 +219,8 @@ def train_linear(
     X, Y, sample_weight, train_rows, valid_rows, params, opt_state, l1_q, averaged, counters,
     floats, *, task, heads, loss, epsilon, optimizer, optimizer_options, schedule, batch_size,
     max_epochs, tol, n_iter_no_change, early_stopping, shuffle, seed, penalty, alpha, l1_ratio,
-    fit_intercept, target_loss, record_every, average, num_threads,
+    fit_intercept, target_loss, record_every, average, num_threads, max_dloss=math.inf,
+    floor_l2_shrink=False,
 ):  # fmt: skip
     """The NumPy twin of ``gdcore._core.train_linear`` (same arguments, same in-place updates)."""
     T = X.dtype.type
@@ -230,6 +237,11 @@ def train_linear(
     l1_share = {"l1": 1.0, "elasticnet": l1_ratio}.get(penalty, 0.0)
     l2_alpha = alpha * (1.0 - l1_share) if penalty in ("l2", "elasticnet") else 0.0
     base_lr = optimizer_options.get("lr", 1e-3)
+    # floor_l2_shrink: with plain SGD descending, a step's l2 coefficient is at most 1 / lr.
+    floor_l2 = (
+        floor_l2_shrink and optimizer == "sgd" and optimizer_options.get("momentum", 0.0) == 0.0
+        and not optimizer_options.get("maximize", False) and l2_alpha != 0.0
+    )  # fmt: skip
     states = [s[:stepped] if s is not None else None for s in opt_state]
 
     result = dict(loss=[], lr=[], val_loss=[], val_score=[], path=[], epochs=0,
@@ -265,16 +277,17 @@ def train_linear(
                 break
             chunks = _core.batch_chunks(len(rows), d, k, num_threads)
             grad, batch_loss = batch_gradient(
-                X, Y2, sample_weight, params, rows, task, loss, epsilon, k, chunks
+                X, Y2, sample_weight, params, rows, task, loss, epsilon, k, chunks, max_dloss
             )
             if not math.isfinite(batch_loss):
                 diverged = True
                 result["bad_step"], result["bad_lr"] = int(counters[1]), lr
                 break
             loss_sum += batch_loss
-            if l2_alpha != 0.0:
-                grad[:weights] = grad[:weights] + T(l2_alpha) * params[:weights]
             lr = schedule.lr(int(counters[1])) if schedule is not None else base_lr
+            l2_step = 1.0 / lr if floor_l2 and lr * l2_alpha > 1.0 else l2_alpha
+            if l2_step != 0.0:
+                grad[:weights] = grad[:weights] + T(l2_step) * params[:weights]
             counters[0] += 1
             options = dict(optimizer_options, lr=lr)
             floats[0] = _optimizer_step(
