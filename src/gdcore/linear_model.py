@@ -146,6 +146,12 @@ class _available_if:
 
 _LEARNING_RATES = ("constant", "optimal", "invscaling", "adaptive")
 
+# scikit-learn's SGD clips each row's loss derivative to [-1e12, 1e12] (``MAX_DLOSS`` in
+# _sgd_fast.pyx.tp), so that one huge early step (squared_hinge under "optimal", or unscaled X)
+# stays finite and the fit recovers; the estimators do the same. They also floor the l2 shrink
+# factor at 0 as scikit-learn's ``max(0, 1 - eta * alpha)`` (fit_linear's floor_l2_shrink).
+_MAX_DLOSS = 1e12
+
 
 # ---------------------------------------------------------------------------------------------
 # Input checks. Each error names the argument and what was wrong; the wording also satisfies
@@ -441,9 +447,13 @@ class _BaseSGD:
             num_threads=self._threads(),
             on_divergence="raise",
             average=self.average,
+            max_dloss=_MAX_DLOSS,
+            floor_l2_shrink=True,
         )
         if classes is not None:
+            # a regression loss in the classifier fits the classes as ±1 targets
             options["classes"] = classes
+            options["task"] = "classification"
         adaptive = self.learning_rate == "adaptive"
         epochs = 0
         losses, lrs, val_losses, val_scores = [], [], [], []
@@ -558,13 +568,19 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
     defaults, same attributes) with gdcore's keywords ``optimizer``, ``batch_size``,
     ``multi_class`` and ``num_threads``; see the module docstring. Two classes train one head
     (``classes_[1]`` is the positive class); three or more train one-vs-rest heads, or one
-    softmax model with ``multi_class="softmax"`` (log_loss only).
+    softmax model with ``multi_class="softmax"`` (log_loss only). As in scikit-learn, the
+    regression losses ("squared_error", "huber", "epsilon_insensitive",
+    "squared_epsilon_insensitive", with ``epsilon``) are accepted too: each head fits its
+    class's labels as ±1 targets; predict and decision_function work as usual, predict_proba is
+    not available.
 
     ``average=True`` (or an int n: from the n-th update on) makes coef_ and intercept_ the
     running averages of the iterates (averaged SGD, as scikit-learn's). Sparse X is densified.
     """
 
-    _LOSSES = CLASSIFICATION_LOSSES
+    # scikit-learn's SGDClassifier takes the regression losses too: the classes become ±1
+    # targets (one-vs-rest heads for three or more), with no predict_proba.
+    _LOSSES = CLASSIFICATION_LOSSES + REGRESSION_LOSSES
 
     def __init__(
         self,
