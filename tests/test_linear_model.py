@@ -427,6 +427,17 @@ def test_balanced_class_weight_is_sample_weight():
     np.testing.assert_array_equal(c.coef_, d.coef_)
 
 
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_bad_class_weight_is_named(bad, method):
+    X = np.arange(12.0).reshape(6, 2)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    clf = SGDClassifier(class_weight={0: 1.0, 2: bad})
+    kwargs = {"classes": [0, 1, 2]} if method == "partial_fit" else {}
+    with pytest.raises(ValueError, match=r"class_weight must hold finite weights >= 0; got .* for class 2"):
+        getattr(clf, method)(X, y, **kwargs)
+
+
 def test_adaptive_divides_eta_by_five_on_plateaus_and_stops():
     rng = np.random.default_rng(6)
     X = rng.normal(size=(100, 3))

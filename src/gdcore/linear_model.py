@@ -684,7 +684,15 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
         unknown = [k for k in cw if k not in set(classes.tolist())]
         if unknown:
             raise ValueError(f"class_weight has labels {unknown!r} that are not in classes {classes.tolist()!r}")
-        return np.array([float(cw.get(c, 1.0)) for c in classes.tolist()])
+        weights = np.array([float(cw.get(c, 1.0)) for c in classes.tolist()])
+        # checked here, before they multiply sample_weight, so that the error names class_weight
+        bad = ~np.isfinite(weights) | (weights < 0)
+        if bad.any():
+            label = classes.tolist()[int(np.argmax(bad))]
+            raise ValueError(
+                f"class_weight must hold finite weights >= 0; got {cw[label]!r} for class {label!r}"
+            )
+        return weights
 
     # -- fitting ----------------------------------------------------------------------------
 
