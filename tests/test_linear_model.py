@@ -568,10 +568,86 @@ def test_float32_input_trains_in_float32(Estimator):
     X = rng.normal(size=(60, 3)).astype(np.float32)
     y = (X[:, 0] > 0).astype(int) if Estimator is SGDClassifier else X[:, 0]
     est = Estimator(random_state=0, max_iter=5, tol=None).fit(X, y)
-    assert est.coef_.dtype == np.float32 and est.intercept_.dtype == np.float32
+    assert est.coef_.dtype == np.float32 and est._state["params"].dtype == np.float32
     est64 = Estimator(random_state=0, max_iter=5, tol=None).fit(X.astype(np.float64), y)
     assert est64.coef_.dtype == np.float64
     np.testing.assert_allclose(est.coef_, est64.coef_, rtol=1e-3, atol=1e-4)
+
+
+# scikit-learn 1.9 with float32 X: coef_ is float32; a binary classifier's intercept_ is float64
+# (its loop returns it as a C double), hence decision_function too, unless the averaged model is
+# returned; one-vs-rest heads keep float32; a regressor's intercept_ and predict are float64.
+FLOAT32_CASES = [
+    ("binary", {}, np.float64),
+    ("binary", {"average": True}, np.float32),
+    ("binary", {"average": 10**6}, np.float64),  # averaging not started: the last iterate
+    ("three classes", {}, np.float32),
+    ("regression", {}, np.float64),
+    ("regression", {"average": True}, np.float64),
+]
+
+
+def _float32_data(kind):
+    rng = np.random.default_rng(14)
+    X = rng.normal(size=(60, 3)).astype(np.float32)
+    if kind == "regression":
+        return X, X[:, 0] - X[:, 1], (SGDRegressor, "predict")
+    y = (X[:, 0] > 0).astype(int) if kind == "binary" else np.digitize(X[:, 0], [-0.5, 0.5])
+    return X, y, (SGDClassifier, "decision_function")
+
+
+@pytest.mark.parametrize("kind, params, intercept_dtype", FLOAT32_CASES)
+def test_float32_intercept_and_score_dtypes_are_sklearns(kind, params, intercept_dtype):
+    X, y, (Estimator, method) = _float32_data(kind)
+    est = Estimator(random_state=0, max_iter=5, tol=None, **params).fit(X, y)
+    assert est.coef_.dtype == np.float32 and est.intercept_.dtype == intercept_dtype
+    assert getattr(est, method)(X).dtype == intercept_dtype
+    if Estimator is SGDClassifier and "average" not in params:
+        proba = SGDClassifier(loss="log_loss", random_state=0, max_iter=5, tol=None).fit(X, y)
+        assert proba.predict_proba(X).dtype == intercept_dtype
+    sk = pytest.importorskip("sklearn.linear_model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after 5 epochs
+        theirs = getattr(sk, Estimator.__name__)(random_state=0, max_iter=5, tol=None, **params)
+        theirs.fit(X, y)
+    assert theirs.coef_.dtype == est.coef_.dtype and theirs.intercept_.dtype == intercept_dtype
+    assert getattr(theirs, method)(X).dtype == intercept_dtype
+
+
+@pytest.mark.parametrize("kind", ["binary", "regression"])
+def test_float64_intercept_of_float32_fits_continues_exactly(kind):
+    # partial_fit continues from the float32 state, and a warm start casts the float64
+    # intercept_ back to float32 exactly: each equals the fit it stands for.
+    X, y, (Estimator, method) = _float32_data(kind)
+    kwargs = {"classes": [0, 1]} if kind == "binary" else {}
+    two = Estimator(random_state=3, max_iter=2, tol=None).fit(X, y)
+    steps = Estimator(random_state=3)
+    steps.partial_fit(X, y, **kwargs).partial_fit(X, y)
+    assert steps.intercept_.dtype == np.float64
+    np.testing.assert_array_equal(steps.coef_, two.coef_)
+    np.testing.assert_array_equal(steps.intercept_, two.intercept_)
+    params = dict(random_state=3, max_iter=1, tol=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gdcore.linear_model.ConvergenceWarning)
+        warm = Estimator(warm_start=True, **params).fit(X, y)
+        first_coef, first_intercept = warm.coef_.copy(), warm.intercept_.copy()
+        warm.fit(X, y)
+        direct = Estimator(**params).fit(X, y, coef_init=first_coef.astype(np.float32),
+                                         intercept_init=first_intercept.astype(np.float32))  # fmt: skip
+    np.testing.assert_array_equal(warm.coef_, direct.coef_)
+    np.testing.assert_array_equal(warm.intercept_, direct.intercept_)
+
+
+def test_a_float32_product_that_overflows_is_named_float32():
+    # with a float64 intercept_ the scores are float64, but the product overflowed in float32
+    rng = np.random.default_rng(15)
+    X = rng.normal(size=(40, 2)).astype(np.float32)
+    clf = SGDClassifier(random_state=0, max_iter=3, tol=None).fit(X, (X[:, 0] > 0).astype(int))
+    w = clf.coef_[0]
+    assert np.abs(w).sum() > 1.2  # x . w = 3e38 (|w_0| + |w_1|): past float32's 3.4e38
+    huge = np.array([[1.0, 1.0], 3e38 * np.sign(w)], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"overflows float32 in 1 row\(s\) of X \(the first: row 1\)"):
+        clf.decision_function(huge)
 
 
 def test_feature_names_from_dataframe():

@@ -550,15 +550,19 @@ class _BaseSGD:
 
 
 def _linear_scores(X, coef, intercept, name):
-    """X @ coef.T + intercept in the wider of the two dtypes. X has been checked finite, so a
-    score that is not finite overflowed (|x . w| beyond the dtype's range): check.finite_scores
-    refuses it rather than return +-inf or NaN behind NumPy's anonymous 'overflow encountered in
-    matmul'."""
+    """X @ coef.T in the wider of their dtypes, + intercept in the wider of that and the
+    intercept's (float32 X and coef with a float64 intercept give float64 scores, as
+    scikit-learn's). X has been checked finite, so a score that is not finite overflowed
+    (|x . w| beyond the dtype's range): check.finite_scores refuses it rather than return +-inf
+    or NaN behind NumPy's anonymous 'overflow encountered in matmul'."""
     dtype = np.result_type(X.dtype, coef.dtype)
+    what = "X @ coef_ + intercept_"
     with np.errstate(over="ignore", invalid="ignore"):
-        scores = X.astype(dtype, copy=False) @ coef.T.astype(dtype, copy=False)
-        scores = scores + intercept.astype(dtype, copy=False)
-    return check.finite_scores(scores, "X @ coef_ + intercept_", name)
+        product = X.astype(dtype, copy=False) @ coef.T.astype(dtype, copy=False)
+        scores = product + intercept
+    if scores.dtype != product.dtype:  # the product may have overflowed in the narrower dtype
+        check.finite_scores(product, what, name)
+    return check.finite_scores(scores, what, name)
 
 
 class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
@@ -780,7 +784,13 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
     def _store(self, fit):
         coef = np.atleast_2d(fit.coef)
         self.coef_ = np.array(coef)
-        self.intercept_ = np.array(np.atleast_1d(fit.intercept))
+        # scikit-learn's binary classifier returns its intercept from the loop as a C double,
+        # so with float32 X its intercept_ (and decision_function) are float64; its one-vs-rest
+        # heads and its averaged binary intercept keep X's dtype. The same here (the training
+        # state keeps X's dtype; a warm start casts intercept_ back to it, exactly).
+        averaged = bool(self.average) and fit.state["counters"][1] >= int(self.average)
+        wide = coef.shape[0] == 1 and not averaged
+        self.intercept_ = np.array(np.atleast_1d(fit.intercept), dtype=np.float64 if wide else None)
         self._state = fit.state
         self._task = fit.task
 
@@ -965,7 +975,8 @@ class SGDRegressor(_RegressorMixin, _BaseSGD, _Base):
 
     def _store(self, fit):
         self.coef_ = np.array(fit.coef)
-        self.intercept_ = np.array(np.atleast_1d(fit.intercept))
+        # float64 whatever X's dtype, as scikit-learn's (see SGDClassifier._store)
+        self.intercept_ = np.array(np.atleast_1d(fit.intercept), dtype=np.float64)
         self._state = fit.state
 
     def predict(self, X):
