@@ -468,6 +468,108 @@ def test_softmax_probabilities():
 
 
 # ---------------------------------------------------------------------------------------------
+# sparsify / densify, loss_functions (scikit-learn's SparseCoefMixin and class table)
+
+
+def _sparse_cases():
+    rng = np.random.default_rng(16)
+    X = rng.normal(size=(80, 6))
+    score = X[:, 0] - 2 * X[:, 1]
+    params = dict(penalty="l1", alpha=0.05, random_state=0, max_iter=5, tol=None)
+    return X, [
+        (SGDClassifier(loss="log_loss", **params), (score > 0).astype(int)),
+        (SGDClassifier(loss="log_loss", **params), np.digitize(score, [-1.0, 1.0])),
+        (SGDRegressor(**params), score),
+        (SGDRegressor(**params), np.column_stack([score, -score])),
+    ]
+
+
+def test_sparsify_keeps_predictions_and_fits_working():
+    sparse = pytest.importorskip("scipy.sparse")
+    X, cases = _sparse_cases()
+    for est, y in cases:
+        dense = pickle.loads(pickle.dumps(est.fit(X, y)))
+        coef = est.coef_.copy()
+        assert (coef == 0).any()  # l1 zeroed some: what sparsify is for
+        assert est.sparsify() is est and sparse.issparse(est.coef_) and est.coef_.format == "csr"
+        classifier = isinstance(est, SGDClassifier)
+        methods = ["predict", "decision_function", "predict_proba"][: 3 if classifier else 1]
+        for method in methods:
+            np.testing.assert_array_equal(getattr(est, method)(X), getattr(dense, method)(X))
+        assert est.score(X, y) == dense.score(X, y)
+        restored = pickle.loads(pickle.dumps(est))
+        np.testing.assert_array_equal(restored.predict(X), dense.predict(X))
+        assert est.densify() is est and type(est.coef_) is np.ndarray
+        np.testing.assert_array_equal(est.coef_, coef)  # same values, same shape
+        # partial_fit and a warm-start fit go on as from the dense model, and store it dense
+        est.sparsify().partial_fit(X, y)
+        dense.partial_fit(X, y)
+        assert type(est.coef_) is np.ndarray
+        np.testing.assert_array_equal(est.coef_, dense.coef_)
+        est.sparsify().set_params(warm_start=True).fit(X, y)
+        dense.set_params(warm_start=True).fit(X, y)
+        np.testing.assert_array_equal(est.coef_, dense.coef_)
+        np.testing.assert_array_equal(est.intercept_, dense.intercept_)
+
+
+def test_regressor_partial_fit_checks_outputs_with_a_sparse_coef():
+    X = np.arange(20.0).reshape(10, 2)
+    one = SGDRegressor(max_iter=2, tol=None).fit(X, X[:, 0])
+    two = SGDRegressor(max_iter=2, tol=None).fit(X, X)
+    for est in (one, two):
+        est.sparsify()  # older scipy makes a 1-D coef_ a (1, n_features) CSR matrix
+        est.partial_fit(X, X[:, 0] if est is one else X)
+        est.sparsify()
+    with pytest.raises(ValueError, match=r"y has shape \(10, 2\) but the model was fitted with a 1-D y"):
+        one.partial_fit(X, X)
+    with pytest.raises(ValueError, match=r"y has shape \(10,\) but the model was fitted with 2 outputs"):
+        two.partial_fit(X, X[:, 0])
+
+
+@pytest.mark.parametrize("Estimator", [SGDClassifier, SGDRegressor])
+def test_sparsify_and_densify_need_a_fitted_model(Estimator):
+    for method, doing in (("sparsify", "sparsifying"), ("densify", "densifying")):
+        with pytest.raises(gdcore.linear_model.NotFittedError, match=f"fitted before {doing}"):
+            getattr(Estimator(), method)()
+
+
+def test_sparsify_without_scipy_names_scipy():
+    code = """
+import sys
+sys.modules['scipy'] = None  # make `import scipy` fail (scikit-learn then fails to import too)
+import numpy as np
+from gdcore.linear_model import SGDRegressor
+X = np.arange(20.0).reshape(10, 2)
+reg = SGDRegressor(max_iter=2, tol=None).fit(X, X[:, 0])
+try:
+    reg.sparsify()
+except ImportError as err:
+    print(err)
+assert type(reg.densify().coef_) is np.ndarray
+"""
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "sparsify() needs scipy" in out.stdout
+
+
+@pytest.mark.parametrize("Estimator", [SGDClassifier, SGDRegressor])
+def test_loss_functions_table(Estimator):
+    table = Estimator.loss_functions
+    expected = set(gdcore.train.REGRESSION_LOSSES)
+    if Estimator is SGDClassifier:
+        expected |= set(gdcore.train.CLASSIFICATION_LOSSES)
+    assert set(table) == expected
+    sk = pytest.importorskip("sklearn.linear_model")
+    assert set(table) == set(getattr(sk, Estimator.__name__).loss_functions)
+    p, y = np.array([0.5, 2.0]), np.array([1.0, 1.0])
+    loss, dloss = table["huber"](p, y, epsilon=0.3)  # r = -0.5 (linear part), r = 1 (linear)
+    np.testing.assert_allclose(loss, [0.3 * (0.5 - 0.15), 0.3 * (1.0 - 0.15)])
+    np.testing.assert_allclose(dloss, [-0.3, 0.3])
+    if Estimator is SGDClassifier:
+        np.testing.assert_array_equal(table["hinge"](p, y)[0], [0.5, 0.0])
+
+
+# ---------------------------------------------------------------------------------------------
 # Bad input, divergence, dtypes
 
 

@@ -27,6 +27,7 @@ mixins (``clone``, tags, HTML repr), otherwise a small base class gives ``get_pa
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 import warnings
@@ -35,6 +36,7 @@ import numpy as np
 
 from gdcore import _core
 from gdcore import _validate as check
+from gdcore import losses as _losses
 from gdcore.train import (
     CLASSIFICATION_LOSSES,
     OPTIMIZERS,
@@ -151,6 +153,12 @@ _LEARNING_RATES = ("constant", "optimal", "invscaling", "adaptive")
 # stays finite and the fit recovers; the estimators do the same. They also floor the l2 shrink
 # factor at 0 as scikit-learn's ``max(0, 1 - eta * alpha)`` (fit_linear's floor_l2_shrink).
 _MAX_DLOSS = 1e12
+
+
+def _loss_functions(names):
+    """scikit-learn's ``loss_functions`` table: each accepted loss name, here mapped to a function
+    ``(p, y, epsilon=0.1) -> (loss, dloss)`` on arrays (:func:`gdcore.losses.loss_values`)."""
+    return {name: functools.partial(_losses.loss_values, name) for name in names}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,6 +429,36 @@ class _BaseSGD:
                 "appropriate arguments before using this estimator."
             )
 
+    # -- sparse coefficients (scikit-learn's SparseCoefMixin) -------------------------------
+
+    def sparsify(self):
+        """Make ``coef_`` a ``scipy.sparse`` CSR matrix (worth it when most coefficients are zero,
+        e.g. with an l1 penalty); returns self. Prediction and ``score`` work with it, and so do
+        ``partial_fit`` and a warm-start ``fit`` (they continue from the training state and
+        store a dense ``coef_`` again). Needs scipy, which gdcore itself does not."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(f"Estimator, {type(self).__name__}, must be fitted before sparsifying.")
+        try:
+            from scipy import sparse
+        except ImportError:
+            raise ImportError(
+                "sparsify() needs scipy (pip install scipy), which gdcore does not install"
+            ) from None
+        self.coef_ = sparse.csr_matrix(self.coef_)
+        return self
+
+    def densify(self):
+        """Make ``coef_`` a dense ndarray again (after :meth:`sparsify`); returns self."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(f"Estimator, {type(self).__name__}, must be fitted before densifying.")
+        self.coef_ = self._dense_coef()
+        return self
+
+    def _dense_coef(self):
+        """coef_ as an ndarray, whether or not sparsify() made it sparse."""
+        coef = self.coef_
+        return np.asarray(coef.toarray()) if hasattr(coef, "toarray") else coef
+
     # -- the driver -------------------------------------------------------------------------
 
     def _run(self, X, y_fit, *, sample_weight, init, max_iter, tol, validation, partial,
@@ -546,7 +584,7 @@ class _BaseSGD:
     def _decision(self, X):
         self._check_fitted()
         X = self._validate_X(X, reset=False)
-        return _linear_scores(X, self.coef_, self.intercept_, type(self).__name__)
+        return _linear_scores(X, self._dense_coef(), self.intercept_, type(self).__name__)
 
 
 def _linear_scores(X, coef, intercept, name):
@@ -585,6 +623,7 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
     # scikit-learn's SGDClassifier takes the regression losses too: the classes become ±1
     # targets (one-vs-rest heads for three or more), with no predict_proba.
     _LOSSES = CLASSIFICATION_LOSSES + REGRESSION_LOSSES
+    loss_functions = _loss_functions(_LOSSES)
 
     def __init__(
         self,
@@ -705,7 +744,7 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
         self._check_params()
         previous = None
         if self.warm_start and hasattr(self, "coef_"):
-            previous = (self.coef_, self.intercept_)
+            previous = (self._dense_coef(), self.intercept_)
         X = self._validate_X(X, reset=True)
         n, d = X.shape
         y = self._labels(y, n)
@@ -864,6 +903,7 @@ class SGDRegressor(_RegressorMixin, _BaseSGD, _Base):
     """
 
     _LOSSES = REGRESSION_LOSSES
+    loss_functions = _loss_functions(_LOSSES)
 
     def __init__(
         self,
@@ -932,7 +972,9 @@ class SGDRegressor(_RegressorMixin, _BaseSGD, _Base):
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the model on (X, y); ``max_iter`` epochs at most."""
         self._check_params()
-        previous = (self.coef_, self.intercept_) if self.warm_start and hasattr(self, "coef_") else None
+        previous = None
+        if self.warm_start and hasattr(self, "coef_"):
+            previous = (self._dense_coef(), self.intercept_)
         X = self._validate_X(X, reset=True)
         y = self._targets(y, X.shape[0], X.dtype)
         return self._fit_targets(X, y, sample_weight, coef_init, intercept_init, previous,
@@ -945,8 +987,9 @@ class SGDRegressor(_RegressorMixin, _BaseSGD, _Base):
         X = self._validate_X(X, reset=first)
         y = self._targets(y, X.shape[0], X.dtype)
         init = None if first else self._state
-        if not first and (y.ndim == 2) != (self.coef_.ndim == 2):
-            raise ValueError(f"y has shape {y.shape} but the model was fitted with {self._n_outputs} outputs")
+        if not first and (y.ndim == 2) != (self._n_outputs is not None):
+            fitted = "a 1-D y" if self._n_outputs is None else f"{self._n_outputs} outputs"
+            raise ValueError(f"y has shape {y.shape} but the model was fitted with {fitted}")
         return self._fit_targets(X, y, sample_weight, None, None, None, partial=True,
                                  max_iter=1, tol=None, init=init)  # fmt: skip
 
@@ -979,11 +1022,15 @@ class SGDRegressor(_RegressorMixin, _BaseSGD, _Base):
         self.intercept_ = np.array(np.atleast_1d(fit.intercept), dtype=np.float64)
         self._state = fit.state
 
+    def _dense_coef(self):
+        coef = super()._dense_coef()  # one output: (n_features,), however scipy shaped it
+        return coef.ravel() if self._n_outputs is None else coef
+
     def predict(self, X):
         """X · coef_ + intercept_: (n,) for one output, (n, n_outputs) for several."""
         self._check_fitted()
         X = self._validate_X(X, reset=False)
-        return _linear_scores(X, self.coef_, self.intercept_, type(self).__name__)
+        return _linear_scores(X, self._dense_coef(), self.intercept_, type(self).__name__)
 
     if HAVE_SKLEARN:
 
