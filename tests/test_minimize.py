@@ -12,7 +12,7 @@ from conftest import assert_mirrors, interrupt_after
 from gdcore import functions, optim, schedules
 from gdcore.minimize import minimize
 from gdcore.reference import functions as ref_functions
-from gdcore.reference.minimize import minimize as ref_minimize
+from gdcore.reference.minimize import minimize_api as ref_minimize
 
 # -- convergence to known optima -------------------------------------------------------------------
 

@@ -523,7 +523,7 @@ def _mlp_workloads(n):
 def _minimize_runner(iterations, twin=False):
     def setup(data, threads):
         if twin:
-            from gdcore.reference.minimize import minimize
+            from gdcore.reference.minimize import minimize_api as minimize
         else:
             minimize = gdcore.minimize
         box = {}

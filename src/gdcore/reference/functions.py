@@ -214,3 +214,9 @@ FUNCTIONS = {
 def evaluate(name, x, **options):
     """(value, gradient) of the built-in ``name`` at x, as ``gdcore.functions.evaluate``."""
     return FUNCTIONS[name](x, **options)
+
+
+def evaluate_function(name, x, options):
+    """The twin of ``_core.evaluate_function``: :func:`evaluate` with the options as a dict,
+    returning the tuple (value or values, gradient or gradients)."""
+    return tuple(evaluate(name, x, **options))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdcore import _core
+from gdcore.reference.parallel import row_sum_chunks
 
 
 def triad(a, b, c, scalar, *, num_threads=0):
@@ -22,7 +22,7 @@ def row_sum(out, X, order, *, num_threads=0):
     by row from zero, the chunks added in order."""
     order = np.asarray(order, dtype=np.int64)
     n, d = len(order), X.shape[1]
-    chunks = _core.row_sum_chunks(n, d, num_threads)
+    chunks = row_sum_chunks(n, d, num_threads)
     per = -(-n // chunks) if n else 0
     total = np.zeros(d, dtype=X.dtype)
     for c in range(chunks):

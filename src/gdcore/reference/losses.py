@@ -1,9 +1,16 @@
-r"""NumPy twins of the loss kernels (gdcore.losses).
+r"""NumPy twins of the loss kernels (cpp/include/gdcore/losses.hpp, python/register_losses.cpp).
 
-Same names and arguments as :mod:`gdcore.losses`, and the same operations in the same order as
-cpp/include/gdcore/losses.hpp, in the array's own precision; each piecewise loss evaluates every
-piece and picks with ``np.where`` on the same comparison the C++ branches on. Sums over the k
-columns of a row run j = 0, 1, ..., k-1, as the C++ loop does (not NumPy's pairwise sum).
+Two forms. The kernel twins take the names and arguments of ``gdcore._core`` and write into the
+arrays given: ``softmax_loss_grad``, ``multi_squared_loss_grad``, ``vmath_exp_nonpositive``,
+``vmath_log1p_unit`` and the twin of ``_core.loss_values`` (for now ``_loss_values_kernel``: see
+the note at ``loss_values``). The API forms take the arguments of :mod:`gdcore.losses` and
+return the arrays: ``softmax_cross_entropy``, ``multi_squared_error``, and ``loss_values_api``
+for :func:`gdcore.losses.loss_values`. The kernel twins are thin adapters over the API forms.
+
+The API forms do the same operations in the same order as losses.hpp, in the array's own
+precision; each piecewise loss evaluates every piece and picks with ``np.where`` on the same
+comparison the C++ branches on. Sums over the k columns of a row run j = 0, 1, ..., k-1, as the
+C++ loop does (not NumPy's pairwise sum).
 
 The core evaluates every piece too, and IEEE arithmetic raises no error there; NumPy would warn
 (an error under pytest's settings) when a piece that is not selected overflows, so the twins run
@@ -68,12 +75,25 @@ EXP_MIN_ARG = {np.dtype(np.float32): -87.0, np.dtype(np.float64): -708.0}
 
 
 def exp_nonpositive(x):
-    """e^x for x <= 0, and 0 where x is below EXP_MIN_ARG: the twin of the core's
-    ``_core.vmath_exp_nonpositive``."""
+    """e^x for x <= 0, and 0 where x is below EXP_MIN_ARG (the core's vmath.hpp
+    exp_nonpositive)."""
     x = np.asarray(x)
     T = x.dtype.type
     with np.errstate(under="ignore"):
         return np.where(x < T(EXP_MIN_ARG[x.dtype]), T(0), np.exp(x))
+
+
+def vmath_exp_nonpositive(x):
+    """The twin of ``_core.vmath_exp_nonpositive``: exp_nonpositive(x) as a new flat array."""
+    return np.ravel(exp_nonpositive(x))
+
+
+def vmath_log1p_unit(x):
+    """The twin of ``_core.vmath_log1p_unit``: log(1 + x) for 0 <= x <= 1 as a new flat array.
+
+    NumPy's log1p stands in for the core's log1p_unit here and in log_loss (the core's is within
+    2 ulp of it in float64, 3 in float32: tests/test_vmath.py)."""
+    return np.ravel(np.log1p(np.asarray(x)))
 
 
 def log_loss(p, y, epsilon, T):
@@ -122,7 +142,9 @@ def _outputs(out, shapes, dtype):
     return out
 
 
-def loss_values(loss, p, y, *, epsilon=0.1, out=None):
+def loss_values_api(loss, p, y, *, epsilon=0.1, out=None):
+    """The twin of the API function :func:`gdcore.losses.loss_values` (its arguments, its
+    returned pair), without its checks."""
     p = np.asarray(p)
     y = np.asarray(y)
     out_loss, out_dloss = _outputs(out, (p.shape, p.shape), p.dtype)
@@ -131,6 +153,17 @@ def loss_values(loss, p, y, *, epsilon=0.1, out=None):
     out_loss[...] = values
     out_dloss[...] = slopes
     return out_loss, out_dloss
+
+
+def _loss_values_kernel(kind, epsilon, p, y, out_loss, out_dloss):
+    """The twin of ``_core.loss_values``: out_loss, out_dloss = L(p, y), dL/dp(p, y) in place."""
+    loss_values_api(kind, p, y, epsilon=epsilon, out=(out_loss, out_dloss))
+
+
+# The kernel twin takes the name loss_values (the mirror's rule) once reference/train.py calls
+# loss_values_api: until then loss_values keeps the API form it calls, and
+# tests/test_mirror_names.py lists loss_values as pending.
+loss_values = loss_values_api
 
 
 # -- multi-output losses ------------------------------------------------------------------------
@@ -165,6 +198,11 @@ def softmax_cross_entropy(logits, labels, *, out=None):
     return out_loss, out_d
 
 
+def softmax_loss_grad(logits, labels, out_loss, out_dlogits):
+    """The twin of ``_core.softmax_loss_grad``: softmax_cross_entropy into the given arrays."""
+    softmax_cross_entropy(logits, labels, out=(out_loss, out_dlogits))
+
+
 def multi_squared_error(p, y, *, out=None):
     p = np.asarray(p)
     y = np.asarray(y)
@@ -176,3 +214,8 @@ def multi_squared_error(p, y, *, out=None):
     out_loss[...] = loss
     out_d[...] = r
     return out_loss, out_d
+
+
+def multi_squared_loss_grad(p, y, out_loss, out_d):
+    """The twin of ``_core.multi_squared_loss_grad``: multi_squared_error into the given arrays."""
+    multi_squared_error(p, y, out=(out_loss, out_d))

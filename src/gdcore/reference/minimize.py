@@ -1,7 +1,8 @@
 r"""The twin of cpp/include/gdcore/minimize.hpp: the minimize loop in NumPy.
 
-:func:`minimize` takes the arguments of :func:`gdcore.minimize` and validates them the same way,
-then repeats the compiled loop step for step with the twins of the built-in functions
+:func:`minimize` takes exactly the arguments of ``gdcore._core.minimize``, as
+:func:`gdcore.minimize` validates them, updates ``x0`` in place and returns the same raw dict. It
+repeats the compiled loop step for step with the twins of the built-in functions
 (:mod:`gdcore.reference.functions`) and of the optimizers (:mod:`gdcore.reference.optim`)::
 
     f, g = fun(x0);  stop if ‖g‖ <= tol
@@ -11,7 +12,10 @@ then repeats the compiled loop step for step with the twins of the built-in func
         record x and f; schedule.observe(f); stop if ‖g‖ <= tol
 
 ‖g‖ is summed in float64 in index order. The schedule object is the one the compiled loop gets
-(its own twin is :mod:`gdcore.reference.schedules`).
+and, as there, it advances in place (its own twin is :mod:`gdcore.reference.schedules`).
+
+:func:`minimize_api` is :func:`gdcore.minimize` (its arguments, its checks, its
+:class:`~gdcore.minimize.MinimizeResult`) with this loop in place of the compiled one.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from gdcore.reference import functions as ref_functions
 from gdcore.reference.train import _optimizer_step
 from gdcore.train import _initial_state
 
-__all__ = ["minimize", "gradient_norm"]
+__all__ = ["minimize", "minimize_api", "gradient_norm"]
 
 
 def gradient_norm(g) -> float:
@@ -53,14 +57,7 @@ def _evaluate(fun, grad, fun_opts, x):
     return T(float(value)), np.ascontiguousarray(g, dtype=x.dtype).reshape(x.shape)
 
 
-def minimize(*args, **kwargs) -> MinimizeResult:
-    """:func:`gdcore.minimize` in NumPy: same arguments, same result."""
-    # The core lets values overflow to inf quietly and then reports the divergence; so does this.
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _minimize(*args, **kwargs)
-
-
-def _minimize(
+def minimize_api(
     fun,
     x0,
     grad=None,
@@ -72,35 +69,97 @@ def _minimize(
     record: bool = True,
     **options,
 ) -> MinimizeResult:
+    """:func:`gdcore.minimize` in NumPy: same arguments, same result."""
     x, fun, grad, fun_opts, kind, opt, sched, max_iter, tol, record = _prepare(
         fun, x0, grad, optimizer, lr, schedule, max_iter, tol, record, options
     )
     sched_core = None if sched is None else copy.copy(sched._core)
+    raw = minimize(
+        fun, x, grad, function_options=fun_opts, optimizer=kind, optimizer_options=opt,
+        schedule=sched_core, max_iter=max_iter, tol=tol, record=record,
+    )  # fmt: skip
+    return _finish(x, raw, tol, record, x.dtype)
+
+
+def minimize(fun, x0, grad, *, function_options, optimizer, optimizer_options, schedule,
+             max_iter, tol, record) -> dict:  # fmt: skip
+    """The twin of ``gdcore._core.minimize``: the loop from x0 (updated in place to the point
+    returned); the raw dict has the core's keys. An exception raised by a Python ``fun`` or
+    ``grad`` stops the loop and comes back as ``interrupt`` (status "interrupted"), as in the
+    core."""
+    # The core lets values overflow to inf quietly and then reports the divergence; so does this.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _loop(fun, x0, grad, function_options, optimizer, optimizer_options, schedule,
+                     max_iter, tol, record)  # fmt: skip
+
+
+class _Stop(Exception):
+    """A Python objective raised: the loop stops, the exception travels in the result."""
+
+    def __init__(self, error):
+        super().__init__()
+        self.error = error
+
+
+def _objective(fun, grad, fun_opts, x):
+    """_evaluate; what a Python function raises becomes _Stop, as in the core's PythonObjective
+    (Ctrl-C included)."""
+    try:
+        return _evaluate(fun, grad, fun_opts, x)
+    except BaseException as error:
+        if isinstance(fun, str):
+            raise
+        raise _Stop(error) from None
+
+
+def _loop(fun, x, grad, fun_opts, kind, opt, sched, max_iter, tol, record) -> dict:
     n = x.size
     states = _initial_state(None, kind, opt, n, 0, x.dtype, "none")["opt_state"]
     mu_product = 1.0
-    raw = {"status": "max_iter", "n_iter": 0, "bad_step": -1, "bad_lr": 0.0, "bad": ""}
+    raw = {"status": "max_iter", "n_iter": 0, "bad_step": -1, "bad_lr": 0.0, "bad": "",
+           "interrupt": None}  # fmt: skip
     path, losses = [], []
 
-    f, g = _evaluate(fun, grad, fun_opts, x)
+    def result(f, g):
+        rows = len(losses)
+        raw.update(
+            fun=float(f),
+            grad=g,
+            path=np.array(path, dtype=x.dtype).reshape(rows, n),
+            losses=np.array(losses, dtype=np.float64),
+        )
+        return raw
+
+    try:
+        f, g = _objective(fun, grad, fun_opts, x)
+    except _Stop as stop:
+        raw.update(status="interrupted", interrupt=stop.error, grad_norm=0.0)
+        return result(0.0, np.zeros(n, dtype=x.dtype))
     if not (np.isfinite(f) and np.isfinite(g).all()):
         raw.update(status="diverged", bad_step=0, bad="value" if not np.isfinite(f) else "gradient",
-                   fun=float(f), grad=g, grad_norm=0.0, path=None, losses=None)  # fmt: skip
-        return _finish(x, raw, tol, record, x.dtype)
-    path.append(x.copy())
-    losses.append(float(f))
+                   grad_norm=0.0)  # fmt: skip
+        return result(f, g)
+    if record:
+        path.append(x.copy())
+        losses.append(float(f))
     if gradient_norm(g) <= tol:
         raw["status"] = "converged"
     t = 1
     while t <= max_iter and raw["status"] != "converged":
-        step_lr = opt["lr"] if sched_core is None else sched_core.lr(t - 1)
+        step_lr = opt["lr"] if sched is None else sched.lr(t - 1)
         previous, previous_g, previous_f = x.copy(), g.copy(), f
         mu_product = _optimizer_step(kind, dict(opt, lr=step_lr), x, g, states, t, mu_product)
         bad = ""
         if not np.isfinite(x).all():
             bad = "point"
         else:
-            f, g = _evaluate(fun, grad, fun_opts, x)
+            try:
+                f, g = _objective(fun, grad, fun_opts, x)
+            except _Stop as stop:
+                x[...] = previous
+                g, f = previous_g, previous_f
+                raw.update(status="interrupted", interrupt=stop.error)
+                break
             if not np.isfinite(f):
                 bad = "value"
             elif not np.isfinite(g).all():
@@ -111,18 +170,13 @@ def _minimize(
             raw.update(status="diverged", bad=bad, bad_step=t, bad_lr=step_lr)
             break
         raw["n_iter"] = t
-        path.append(x.copy())
-        losses.append(float(f))
-        if sched_core is not None:
-            sched_core.observe(float(f))
+        if record:
+            path.append(x.copy())
+            losses.append(float(f))
+        if sched is not None:
+            sched.observe(float(f))
         if gradient_norm(g) <= tol:
             raw["status"] = "converged"
         t += 1
-    raw.update(
-        fun=float(f),
-        grad=g,
-        grad_norm=gradient_norm(g),
-        path=np.array(path, dtype=x.dtype).reshape(len(path), n),
-        losses=np.array(losses, dtype=np.float64),
-    )
-    return _finish(x, raw, tol, record, x.dtype)
+    raw["grad_norm"] = gradient_norm(g)
+    return result(f, g)

@@ -10,6 +10,7 @@ then rounded to the parameter's dtype.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -200,3 +201,96 @@ def nadam_step(
     x = x + (T(-lr * (1.0 - mu) / (1.0 - mu_product)) * d) / r
     param[...] = x + (T((-lr * mu_next) / (1.0 - mu_product_next)) * exp_avg) / r
     return mu_product
+
+
+# -- the engine: many parameters, their groups and step counters ---------------------------------
+
+_KERNELS = {
+    "sgd": sgd_step,
+    "adagrad": adagrad_step,
+    "rmsprop": rmsprop_step,
+    "adam": adam_step,
+    "adamax": adamax_step,
+    "nadam": nadam_step,
+}
+
+
+def _kernel_options(kernel, group: dict) -> dict:
+    """The options of ``group`` that ``kernel`` takes, ``betas`` split into beta1 and beta2; the
+    others ("params", "initial_accumulator_value", ...) are ignored, as the core's
+    optimizer_config reads only the keys it knows. A missing option keeps the kernel's default."""
+    accepted = set(inspect.signature(kernel).parameters) - {"step", "mu_product"}
+    options = {key: value for key, value in group.items() if key in accepted}
+    if "betas" in group and "beta1" in accepted:
+        options["beta1"], options["beta2"] = (float(b) for b in group["betas"])
+    return options
+
+
+class OptimizerEngine:
+    """The twin of ``gdcore._core.OptimizerEngine``: the stateful side of :mod:`gdcore.optim`.
+
+    It holds the caller's parameter and state arrays (no copies), one step counter and NAdam
+    mu_product per parameter (``steps``, ``mu_products``, updated in place) and one option dict
+    per group. ``step(grads)`` checks every gradient first (with ``check_finite``: a NaN or
+    infinity raises ValueError and nothing changes), then for each parameter i::
+
+        steps[i] += 1
+        kernel(params[i], grads[i], *states[i], step=steps[i], **group_of[i]'s options)
+
+    with the kernel twins above. ``num_threads`` changes only the core's speed, never a bit.
+    """
+
+    def __init__(self, kind, params, group_of, states, steps, mu_products, n_groups, num_threads,
+                 check_finite):  # fmt: skip
+        if kind not in _KERNELS:
+            raise ValueError(f"unknown optimizer {kind!r}")
+        if not (len(params) == len(group_of) == len(states) == len(steps) == len(mu_products)):
+            raise ValueError("params, group_of, states, steps and mu_products must have one entry "
+                             "per parameter")  # fmt: skip
+        self._kernel = _KERNELS[kind]
+        self._params = list(params)
+        self._group_of = [int(g) for g in group_of]
+        self._states = [list(row) for row in states]
+        self._steps = steps
+        self._mu_products = mu_products
+        self._groups = [{} for _ in range(n_groups)]
+        self._num_threads = num_threads if num_threads > 0 else 0
+        self._check_finite = check_finite
+
+    def set_group(self, index, group):
+        if not 0 <= index < len(self._groups):
+            raise IndexError("parameter group index out of range")
+        self._groups[index] = _kernel_options(self._kernel, group)
+
+    def step(self, grads):
+        if isinstance(grads, np.ndarray):
+            grads = [grads]
+        grads = [np.asarray(g) for g in grads]
+        if len(grads) != len(self._params):
+            raise ValueError(f"grads has {len(grads)} arrays but the optimizer has "
+                             f"{len(self._params)} parameters")  # fmt: skip
+        if self._check_finite:
+            for i, g in enumerate(grads):
+                bad = first_nonfinite(g)
+                if bad < g.size:
+                    raise ValueError(f"grads[{i}] contains a non-finite value "
+                                     f"({g.reshape(-1)[bad]!r} at flat index {bad}); "
+                                     "nothing was updated")  # fmt: skip
+        for i, (param, grad) in enumerate(zip(self._params, grads)):
+            self._steps[i] += 1
+            options = self._groups[self._group_of[i]]
+            step = int(self._steps[i])
+            if self._kernel is nadam_step:
+                self._mu_products[i] = nadam_step(param, grad, *self._states[i], step=step,
+                                                  mu_product=float(self._mu_products[i]),
+                                                  **options)  # fmt: skip
+            else:
+                self._kernel(param, grad, *self._states[i], step=step, **options)
+
+    @property
+    def num_threads(self):
+        return self._num_threads
+
+    @num_threads.setter
+    def num_threads(self, n):
+        self._num_threads = n if n > 0 else 0
