@@ -3,6 +3,7 @@ against LogisticRegression, convergence to least squares, parity with scikit-lea
 one pass, bad input, divergence, dtypes, and the fallback base without scikit-learn."""
 
 import pickle
+import re
 import subprocess
 import sys
 import warnings
@@ -465,6 +466,51 @@ def test_softmax_probabilities():
     np.testing.assert_allclose(p, expected / expected.sum(axis=1, keepdims=True))
     np.testing.assert_allclose(clf.predict_log_proba(X), np.log(p))
     assert clf.score(X, y) > 0.9
+
+
+# ---------------------------------------------------------------------------------------------
+# verbose: scikit-learn's progress lines, printed from history_ once the fit has returned
+
+
+def test_verbose_prints_sklearns_lines_from_the_history(capsys):
+    rng = np.random.default_rng(17)
+    X = rng.normal(size=(50, 3))
+    y = (X[:, 0] > 0).astype(int)
+    SGDClassifier(random_state=0, max_iter=3, tol=None).fit(X, y)
+    assert capsys.readouterr().out == ""  # verbose=0: silent
+    clf = SGDClassifier(random_state=0, max_iter=3, tol=None, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    h, w, b = clf.history_.loss, clf.coef_, clf.intercept_[0]
+    assert lines[:5] == ["-- Epoch 1", f"Objective: {h[0]:f}", "-- Epoch 2", f"Objective: {h[1]:f}",
+                         "-- Epoch 3"]  # fmt: skip
+    assert lines[5] == (f"Norm: {np.linalg.norm(w):.2f}, NNZs: 3, Bias: {b:.6f}, T: 150, "
+                        f"Objective: {h[2]:f}")  # fmt: skip
+    assert re.fullmatch(r"Total training time: \d+\.\d\d seconds\.", lines[6])
+    assert len(lines) == 7  # max_iter reached: no convergence line
+
+
+def test_verbose_convergence_validation_heads_and_partial_fit(capsys):
+    rng = np.random.default_rng(18)
+    X = rng.normal(size=(60, 3))
+    y = np.digitize(X[:, 0], [-0.5, 0.5])
+    clf = SGDClassifier(random_state=0, early_stopping=True, verbose=2).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    epochs = clf.n_iter_
+    assert clf.history_.status == "converged" and lines.count("-- Epoch 1") == 1
+    assert lines[1] == f"Objective: {clf.history_.loss[0]:f}, Validation score: {clf.history_.val_score[0]:f}"
+    bias = ", ".join(f"{v:.6f}" for v in clf.intercept_)
+    assert lines[2 * epochs - 1].startswith(f"Norm: {np.linalg.norm(clf.coef_):.2f}, NNZs: 9, Bias: [{bias}], T: {54 * epochs}, ")  # fmt: skip
+    assert re.fullmatch(rf"Convergence after {epochs} epochs took \d+\.\d\d seconds", lines[-1])
+    # partial_fit: one epoch, numbered 1 again, T the updates of this call
+    clf.set_params(early_stopping=False).partial_fit(X[:20], y[:20])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "-- Epoch 1" and ", T: 20, " in lines[1] and len(lines) == 3
+
+
+@pytest.mark.parametrize("verbose", [-1, 1.5, "yes"])
+def test_verbose_must_be_a_nonnegative_int(verbose):
+    with pytest.raises((TypeError, ValueError), match="verbose"):
+        SGDRegressor(verbose=verbose).fit(np.ones((4, 1)), np.arange(4.0))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,14 @@ object given as ``optimizer`` / ``learning_rate`` included) and, once fitted, ``
 :attr:`gdcore.LinearFit.state` and the seed drawn at the first fit. Loaded in a new process,
 further ``partial_fit`` calls continue bit-identically (same ``random_state`` and threads).
 
+``verbose > 0`` prints scikit-learn's progress lines, but when the fit returns, not live (the
+epochs run in C++ with no per-epoch callback), from what ``history_`` holds: "-- Epoch k" and
+the epoch's objective (mean loss + penalty, scikit-learn's "Objective"; with early stopping also
+"Validation score") for each epoch; for the last epoch also "Norm", "NNZs", "Bias" and "T" (the
+updates of this call) of the final coefficients, which are all there is of them; then "Total
+training time" and, for a fit that met ``tol``, "Convergence after k epochs". With several heads
+(fitted together) Norm and NNZs cover all of coef_ and Bias lists the intercepts.
+
 scikit-learn is optional: when it is importable the estimators inherit its ``BaseEstimator`` and
 mixins (``clone``, tags, HTML repr), otherwise a small base class gives ``get_params``,
 ``set_params`` and ``score``.
@@ -30,6 +38,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import time
 import warnings
 
 import numpy as np
@@ -303,6 +312,8 @@ class _BaseSGD:
                    low_open=True, high_open=True)  # fmt: skip
         check.integer("n_iter_no_change", self.n_iter_no_change, low=1)
         check.flag("warm_start", self.warm_start)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            check.integer("verbose", self.verbose, low=0)
         if not isinstance(self.average, (bool, np.bool_)):
             check.integer("average", self.average, low=0)
         if self.batch_size is not None:
@@ -493,6 +504,8 @@ class _BaseSGD:
             options["classes"] = classes
             options["task"] = "classification"
         adaptive = self.learning_rate == "adaptive"
+        started = time.perf_counter()
+        updates_before = int(init["counters"][1]) if init is not None and "counters" in init else 0
         epochs = 0
         losses, lrs, val_losses, val_scores = [], [], [], []
         status = "max_epochs"
@@ -544,6 +557,9 @@ class _BaseSGD:
         self.history_ = history
         self.n_iter_ = int(history.epochs)
         self.t_ = float(fit.state["counters"][1] + 1)
+        if self.verbose:
+            updates = int(fit.state["counters"][1]) - updates_before
+            self._print_progress(history, updates, time.perf_counter() - started)
         if history.status == "diverged":
             # A warning, not an error: like scikit-learn's, the fit completes (scikit-learn
             # clips the loss derivative and returns huge coefficients; gdcore keeps the last
@@ -561,6 +577,28 @@ class _BaseSGD:
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+    def _print_progress(self, history, updates, seconds):
+        """scikit-learn's verbose lines, from the history of the fit that just returned (see the
+        module docstring)."""
+        coef = self._dense_coef()
+        intercept = np.ravel(self.intercept_)
+        if intercept.size == 1:
+            bias = f"{intercept[0]:.6f}"
+        else:
+            bias = "[" + ", ".join(f"{b:.6f}" for b in intercept) + "]"
+        for epoch, objective in enumerate(history.loss, start=1):
+            print(f"-- Epoch {epoch}")
+            line = f"Objective: {objective:f}"
+            if len(history.val_score) >= epoch:
+                line += f", Validation score: {history.val_score[epoch - 1]:f}"
+            if epoch == len(history.loss):
+                line = (f"Norm: {np.linalg.norm(coef):.2f}, NNZs: {np.count_nonzero(coef)}, "
+                        f"Bias: {bias}, T: {updates}, {line}")  # fmt: skip
+            print(line)
+        print(f"Total training time: {seconds:.2f} seconds.")
+        if history.status == "converged":
+            print(f"Convergence after {history.epochs} epochs took {seconds:.2f} seconds")
 
     def _call(self, X, y, options, *, init, max_epochs, tol, early_stopping):
         """One fit_linear call; on divergence or Ctrl-C the last finite model is still stored."""
