@@ -66,6 +66,7 @@ LOSSES = train.REGRESSION_LOSSES + train.CLASSIFICATION_LOSSES
 OPTIMIZERS = ["sgd", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adamax", "nadam"]
 
 
+@pytest.mark.filterwarnings("ignore::gdcore.train.DivergenceWarning")  # nesterov, squared eps.
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("batch_size", [1, 7, None])
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
@@ -73,7 +74,8 @@ OPTIMIZERS = ["sgd", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adamax"
 def test_loop_mirrors_twin(loss, optimizer, batch_size, dtype):
     X, y = _problem(loss)
     kw = dict(loss=loss, optimizer=optimizer, lr=0.01, batch_size=batch_size, max_epochs=3,
-              tol=None, random_state=3, penalty="l2", alpha=1e-3)  # fmt: skip
+              tol=None, random_state=3, penalty="l2", alpha=1e-3,
+              on_divergence="warn")  # fmt: skip
     core = train.fit_linear(X.astype(dtype), y, **kw)
     twin = ref_train.fit_linear(X.astype(dtype), y, **kw)
     assert core.coef.dtype == dtype
@@ -696,3 +698,46 @@ def test_raw_loop_refuses_heads_and_labels_it_cannot_index():
         call(np.zeros((4, 0)), task="regression", heads=0)
     with pytest.raises(ValueError, match="one column per head"):
         call(np.zeros((4, 1)), task="regression", heads=2)
+
+
+def test_a_finite_blow_up_is_divergence_not_convergence():
+    # lr 10 on features of scale 100: the loss grows by ~1e20 an epoch but stays finite, so the
+    # tol rule (no improvement) would have stopped the fit and called it converged.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3)) * 100
+    y = X[:, 0]
+    with pytest.raises(train.DivergenceError, match="diverging: the epoch loss rose") as info:
+        train.fit_linear(X, y, lr=10.0, batch_size=100, max_epochs=8)
+    assert info.value.fit.history.status == "diverged"
+    with pytest.warns(train.DivergenceWarning, match="diverging"):
+        ref_train.fit_linear(X, y, lr=10.0, batch_size=100, max_epochs=8, on_divergence="warn")
+    # A fit that wanders near its minimum (loss above its best, below its start) is not flagged.
+    assert train.diverging_message([5.0, 1.0, 1.2, 1.5, 1.3, 1.9]) is None
+    assert train.diverging_message([5.0, 0.1, 0.5, 1.2]) is None  # rising, 12x best, below start
+    assert train.diverging_message([0.19, 0.018, 0.22, 0.95]) is None  # hinge, "optimal" rate
+    assert train.diverging_message([1.0, 0.5, 20.0, 400.0]) is not None
+    assert train.diverging_message([5e73, 1e94, 4e114]) is not None
+
+
+@pytest.mark.parametrize(
+    "init, match",
+    [
+        ({"params": np.array([np.nan, 0.0, 0.0])}, r"init\['params'\] holds NaN"),
+        ({"params": np.zeros(3), "opt_kind": "sgd", "opt_state": [None, None, None],
+          "counters": [0, -9, 0], "floats": [1.0, 0.0]}, r"init\['counters'\]"),  # fmt: skip
+    ],
+)
+def test_init_that_no_fit_could_leave_is_refused(init, match):
+    X = np.ones((4, 2))
+    with pytest.raises(ValueError, match=match):
+        train.fit_linear(X, np.arange(4.0), init=init)
+
+
+def test_label_and_target_errors_name_the_problem():
+    X = np.ones((3, 2))
+    with pytest.raises(ValueError, match="classes contains NaN"):
+        train.fit_linear(X, np.array([0.0, 1.0, 0.0]), loss="hinge", classes=[0.0, 1.0, np.nan])
+    with pytest.raises(TypeError, match="labels of one comparable type"):
+        train.fit_linear(X, np.array([1, "a", 2], dtype=object), loss="hinge")
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        train.fit_linear(X.astype(np.float32), np.array([1.0, 1e39, 0.0]))

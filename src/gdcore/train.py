@@ -185,10 +185,15 @@ def _encode_targets(y, n, dtype, task, classes=None):
             raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
         if y.ndim == 2 and y.shape[1] == 0:
             raise ValueError(f"y must have at least one target column, got shape {y.shape}")
-        Y = np.ascontiguousarray(y, dtype=dtype)
+        with np.errstate(over="ignore"):
+            Y = np.ascontiguousarray(y, dtype=dtype)
         bad = ~np.isfinite(Y.reshape(n, -1)).all(axis=1)
         if bad.any():
-            raise ValueError(f"y contains NaN or infinity (first in row {int(np.argmax(bad))})")
+            row = int(np.argmax(bad))
+            if y.dtype.kind in "iuf" and np.isfinite(y[row]).all():  # finite, but not in dtype
+                raise ValueError(f"y holds values beyond {np.dtype(dtype).name}'s range "
+                                 f"(first in row {row}); scale the targets")  # fmt: skip
+            raise ValueError(f"y contains NaN or infinity (first in row {row})")
         return Y.reshape(n, -1), None
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D for classification, got shape {y.shape}")
@@ -200,6 +205,8 @@ def _encode_targets(y, n, dtype, task, classes=None):
         classes, index = _unique_labels(y)
     else:
         classes = np.unique(np.asarray(classes))
+        if classes.dtype.kind in "fc" and not np.isfinite(classes).all():
+            raise ValueError("classes contains NaN or infinity")
         index = np.searchsorted(classes, y)
         unknown = (index >= len(classes)) | (classes[np.minimum(index, len(classes) - 1)] != y)
         if unknown.any():
@@ -239,7 +246,10 @@ def _unique_labels(y):
                 return classes, shifted
             rank = np.cumsum(present) - 1
             return classes, rank[shifted]
-    return np.unique(y, return_inverse=True)
+    try:
+        return np.unique(y, return_inverse=True)
+    except TypeError as err:  # labels of types that do not compare, e.g. 1 and "a"
+        raise TypeError(f"y must hold labels of one comparable type (got {err})") from None
 
 
 def _optimizer(optimizer, lr, options):
@@ -514,11 +524,37 @@ def fit_linear(
     if heads == 1 and task != "softmax":
         coef, intercept = coef[0], intercept[0]
     fit = LinearFit(coef, intercept, history, classes, task, state)
-    _finish(raw, fit, on_divergence, X, stacklevel=3)
+    # (maximize=True climbs the loss on purpose: a rising loss is then no divergence)
+    _finish(raw, fit, on_divergence, X, stacklevel=3,
+            rising_is_divergence=not options.get("maximize", False))  # fmt: skip
     return fit
 
 
-def _finish(raw, fit, on_divergence, X, stacklevel):
+def diverging_message(losses) -> str | None:
+    """Why a fit whose losses stayed finite still diverged, or None when it did not.
+
+    A fit that blows up slowly can stop on ``tol`` (no improvement) or on ``max_epochs`` with
+    finite but huge parameters. It counts as diverging when its loss rose in each of its last
+    two epochs, ending at least 100x its best and above its first epoch's loss. A fit that
+    plateaus or wanders near a minimum ends below where it started; SGD's "optimal" rate on
+    hinge losses can bounce 50x (0.19, 0.018, 0.22, 0.95) and then settle, which is not flagged.
+    """
+    losses = [float(v) for v in losses]
+    if len(losses) < 3:
+        return None
+    last, best = losses[-1], min(losses)
+    rising = losses[-3] < losses[-2] < last
+    if not (rising and last >= 100.0 * best and last > losses[0]):
+        return None
+    at = losses.index(best) + 1
+    return (
+        f"training is diverging: the epoch loss rose from {best:.4g} (epoch {at}) to "
+        f"{last:.4g} (epoch {len(losses)}) and was still rising. The parameters are finite but "
+        "far from a minimum; try a smaller learning rate (or scale the features)."
+    )
+
+
+def _finish(raw, fit, on_divergence, X, stacklevel, rising_is_divergence=True):
     """After a compiled (or twin) loop returned: name the first row of X that holds NaN or
     infinity, re-raise Ctrl-C with the model of the last completed step, and report divergence
     (the last finite model kept) as asked. Shared by fit_linear and gdcore.mlp.fit_mlp.
@@ -536,12 +572,18 @@ def _finish(raw, fit, on_divergence, X, stacklevel):
         interrupt = raw["interrupt"]
         interrupt.fit = fit  # the model of the last completed step, for whoever catches it
         raise interrupt
+    message = None
     if status == "diverged":
         message = (
             f"training diverged at update {raw['bad_step']} (learning rate {raw['bad_lr']:.4g}): "
             "the loss or the parameters stopped being finite. The parameters of the last epoch "
             "that ended finite were kept; try a smaller learning rate (or scale the features)."
         )
+    elif status in ("converged", "max_epochs") and rising_is_divergence:
+        message = diverging_message(fit.history.loss)
+        if message is not None:
+            status = fit.history.status = "diverged"
+    if message is not None:
         if on_divergence == "raise":
             error = DivergenceError(message)
             error.fit = fit  # the last finite model, for whoever catches it
@@ -598,6 +640,14 @@ def _initial_state(init, kind, options, size, n_weights, dtype, penalty, average
             averaged = np.array(init["averaged"], dtype=dtype)
         else:
             averaged = np.zeros(size, dtype=dtype)
+    if init is not None:  # a state from elsewhere: refuse what no fit could have left
+        arrays = [("params", params), ("averaged", averaged), ("l1_q", l1_q), ("floats", floats)]
+        arrays += [(f"opt_state[{i}]", a) for i, a in enumerate(opt_state)]
+        for name, arr in arrays:
+            if arr is not None and not np.isfinite(arr).all():
+                raise ValueError(f"init[{name!r}] holds NaN or infinity; start from a finite state")
+        if counters.shape != (3,) or (counters < 0).any():
+            raise ValueError(f"init['counters'] must hold 3 counts >= 0, got {counters.tolist()}")
     return {
         "params": params,
         "opt_state": opt_state,

@@ -2,8 +2,7 @@ r"""NumPy twins of the loss kernels (cpp/include/gdcore/losses.hpp, python/regis
 
 Two forms. The kernel twins take the names and arguments of ``gdcore._core`` and write into the
 arrays given: ``softmax_loss_grad``, ``multi_squared_loss_grad``, ``vmath_exp_nonpositive``,
-``vmath_log1p_unit`` and the twin of ``_core.loss_values`` (for now ``_loss_values_kernel``: see
-the note at ``loss_values``). The API forms take the arguments of :mod:`gdcore.losses` and
+``vmath_log1p_unit`` and ``loss_values``. The API forms take the arguments of :mod:`gdcore.losses` and
 return the arrays: ``softmax_cross_entropy``, ``multi_squared_error``, and ``loss_values_api``
 for :func:`gdcore.losses.loss_values`. The kernel twins are thin adapters over the API forms.
 
@@ -155,15 +154,10 @@ def loss_values_api(loss, p, y, *, epsilon=0.1, out=None):
     return out_loss, out_dloss
 
 
-def _loss_values_kernel(kind, epsilon, p, y, out_loss, out_dloss):
+def loss_values(kind, epsilon, p, y, out_loss, out_dloss):
     """The twin of ``_core.loss_values``: out_loss, out_dloss = L(p, y), dL/dp(p, y) in place."""
     loss_values_api(kind, p, y, epsilon=epsilon, out=(out_loss, out_dloss))
 
-
-# The kernel twin takes the name loss_values (the mirror's rule) once reference/train.py calls
-# loss_values_api: until then loss_values keeps the API form it calls, and
-# tests/test_mirror_names.py lists loss_values as pending.
-loss_values = loss_values_api
 
 
 # -- multi-output losses ------------------------------------------------------------------------

@@ -6,7 +6,8 @@ arithmetic in the same order, so the two produce the same parameters:
 * a dot product x·w accumulates into 16 lanes (element j into lane j mod 16, in order), then
   adds the lanes pairwise: lane i += lane i+8, then +4, +2, +1;
 * a batch's rows are split into the same chunks as the compiled loop's threads
-  (``_core.batch_chunks``); each chunk's gradient is summed row by row from zero, and the
+  (:func:`gdcore.reference.parallel.batch_chunks`, the rule of the core's ``batch_chunks``
+  written out); each chunk's gradient is summed row by row from zero, and the
   chunks are added in order;
 * losses are summed in float64, row by row.
 
@@ -22,9 +23,9 @@ import math
 
 import numpy as np
 
-from gdcore import _core
 from gdcore.reference import losses as ref_losses
 from gdcore.reference import optim as ref_optim
+from gdcore.reference.parallel import batch_chunks
 from gdcore.reference.rng import shuffled_order
 
 LANES = 16
@@ -80,7 +81,7 @@ def head_eval(task, loss, epsilon, P, Yrows):
     if task == "softmax":
         labels = Yrows[:, 0].astype(np.int64)
         return ref_losses.softmax_cross_entropy(P, labels)
-    values, derivs = ref_losses.loss_values(loss, P, Yrows, epsilon=epsilon)
+    values, derivs = ref_losses.loss_values_api(loss, P, Yrows, epsilon=epsilon)
     T = P.dtype.type
     total = np.full(P.shape[0], T(0), dtype=P.dtype)
     for h in range(P.shape[1]):
@@ -275,7 +276,7 @@ def train_linear(
                 bad_input = True
                 result["bad_step"], result["bad_lr"] = int(counters[1]), lr
                 break
-            chunks = _core.batch_chunks(len(rows), d, k, num_threads)
+            chunks = batch_chunks(len(rows), d, k, num_threads)
             grad, batch_loss = batch_gradient(
                 X, Y2, sample_weight, params, rows, task, loss, epsilon, k, chunks, max_dloss
             )
