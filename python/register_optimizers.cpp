@@ -1,10 +1,14 @@
 // Optimizers: the functional kernels (one array, state passed in) and the engine behind
 // gdcore.optim's classes (all parameters of an optimizer stepped in one call). Conversion, checks
 // and the engine's choice of team or one thread (TeamChooser); the update rules live in
-// cpp/include/gdcore/optimizers.hpp. Hyperparameters arrive validated from the Python layer.
+// cpp/include/gdcore/optimizers.hpp. Hyperparameters arrive validated from the Python layer and
+// are checked again here (the same bounds), so that a raw _core call cannot step with, say, a
+// negative lr or a beta past 1.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -29,9 +33,87 @@ std::pair<double, double> get_betas(const py::dict& d, std::pair<double, double>
   return {betas[0].cast<double>(), betas[1].cast<double>()};
 }
 
+// The bounds gdcore.optim's rules enforce (see _SGD_RULES etc. in optim.py), each a ValueError
+// naming the option.
+std::string repr(double v) { return py::repr(py::float_(v)).cast<std::string>(); }
+
+void require_range(const char* name, double v, double low, bool low_open, double high,
+                   bool high_open) {
+  const bool ok = std::isfinite(v) && (low_open ? v > low : v >= low) &&
+                  (high_open ? v < high : v <= high);
+  if (ok) return;
+  std::string bounds = (low_open ? "> " : ">= ") + repr(low);
+  if (!std::isinf(high)) bounds += std::string(" and ") + (high_open ? "< " : "<= ") + repr(high);
+  throw py::value_error(std::string(name) + " must be a finite number " + bounds + ", got " +
+                        repr(v));
+}
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+void require_nonneg(const char* name, double v) {
+  require_range(name, v, 0.0, false, kInf, false);
+}
+void require_positive(const char* name, double v) {
+  require_range(name, v, 0.0, true, kInf, false);
+}
+void require_unit(const char* name, double v) { require_range(name, v, 0.0, false, 1.0, true); }
+
+void check_config(const SgdConfig& c) {
+  require_nonneg("lr", c.lr);
+  require_nonneg("momentum", c.momentum);
+  require_range("dampening", c.dampening, 0.0, false, 1.0, false);
+  require_nonneg("weight_decay", c.weight_decay);
+  if (c.nesterov && (c.momentum <= 0.0 || c.dampening != 0.0))
+    throw py::value_error("nesterov=True requires momentum > 0 and dampening == 0");
+}
+
+void check_config(const AdagradConfig& c) {
+  require_nonneg("lr", c.lr);
+  require_nonneg("lr_decay", c.lr_decay);
+  require_nonneg("weight_decay", c.weight_decay);
+  require_nonneg("initial_accumulator_value", c.initial_accumulator_value);
+  require_positive("eps", c.eps);
+}
+
+void check_config(const RmspropConfig& c) {
+  require_nonneg("lr", c.lr);
+  require_range("alpha", c.alpha, 0.0, false, 1.0, false);
+  require_positive("eps", c.eps);
+  require_nonneg("weight_decay", c.weight_decay);
+  require_nonneg("momentum", c.momentum);
+}
+
+template <class C>
+void check_adam_family(const C& c) {
+  require_nonneg("lr", c.lr);
+  require_unit("beta1", c.beta1);
+  require_unit("beta2", c.beta2);
+  require_positive("eps", c.eps);
+  require_nonneg("weight_decay", c.weight_decay);
+}
+
+void check_config(const AdamConfig& c) { check_adam_family(c); }
+void check_config(const AdamaxConfig& c) { check_adam_family(c); }
+void check_config(const NadamConfig& c) {
+  check_adam_family(c);
+  require_nonneg("momentum_decay", c.momentum_decay);
+}
+
+void check_config(const OptimizerConfig& c) {
+  switch (c.kind) {
+    case OptimizerKind::sgd: return check_config(c.sgd);
+    case OptimizerKind::adagrad: return check_config(c.adagrad);
+    case OptimizerKind::rmsprop: return check_config(c.rmsprop);
+    case OptimizerKind::adam: return check_config(c.adam);
+    case OptimizerKind::adamax: return check_config(c.adamax);
+    case OptimizerKind::nadam: return check_config(c.nadam);
+  }
+}
+
 }  // namespace
 
 // A parameter group's (or a fit's) options, read by name; missing keys keep PyTorch's defaults.
+// The result is checked (check_config) before it is returned.
 OptimizerConfig optimizer_config(OptimizerKind kind, const py::dict& g) {
   OptimizerConfig c;
   c.kind = kind;
@@ -100,6 +182,7 @@ OptimizerConfig optimizer_config(OptimizerKind kind, const py::dict& g) {
       break;
     }
   }
+  check_config(c);
   return c;
 }
 
@@ -348,6 +431,7 @@ void register_optimizers(py::module_& m) {
         Checked c = check_pair(param, grad);
         void* buf = state_ptr(momentum_buffer, "momentum_buffer", c, momentum != 0.0);
         SgdConfig cfg{lr, momentum, dampening, weight_decay, nesterov, maximize};
+        check_config(cfg);
         with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           sgd_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(buf),
@@ -366,6 +450,7 @@ void register_optimizers(py::module_& m) {
         Checked c = check_pair(param, grad);
         void* s = state_ptr(sum, "sum", c, true);
         AdagradConfig cfg{lr, lr_decay, weight_decay, 0.0, eps, maximize};
+        check_config(cfg);
         with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           adagrad_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(s),
@@ -387,6 +472,7 @@ void register_optimizers(py::module_& m) {
         void* a = state_ptr(grad_avg, "grad_avg", c, centered);
         void* b = state_ptr(momentum_buffer, "momentum_buffer", c, momentum > 0.0);
         RmspropConfig cfg{lr, alpha, eps, weight_decay, momentum, centered, maximize};
+        check_config(cfg);
         with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           rmsprop_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(v),
@@ -411,6 +497,7 @@ void register_optimizers(py::module_& m) {
         void* mx = state_ptr(max_exp_avg_sq, "max_exp_avg_sq", c, amsgrad);
         AdamConfig cfg{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
                        decoupled_weight_decay};
+        check_config(cfg);
         with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           adam_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(m1),
@@ -432,6 +519,7 @@ void register_optimizers(py::module_& m) {
         void* m1 = state_ptr(exp_avg, "exp_avg", c, true);
         void* u = state_ptr(exp_inf, "exp_inf", c, true);
         AdamaxConfig cfg{lr, beta1, beta2, eps, weight_decay, maximize};
+        check_config(cfg);
         with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);
           adamax_step<T>(c.param.ptr<T>(), c.grad.ptr<const T>(), static_cast<T*>(m1),
@@ -453,6 +541,7 @@ void register_optimizers(py::module_& m) {
         void* m2 = state_ptr(exp_avg_sq, "exp_avg_sq", c, true);
         NadamConfig cfg{lr,           beta1,          beta2,    eps,
                         weight_decay, momentum_decay, maximize, decoupled_weight_decay};
+        check_config(cfg);
         double out = mu_product;
         with_dtype(c.param, [&](auto tag) {
           using T = decltype(tag);

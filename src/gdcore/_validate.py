@@ -12,6 +12,9 @@ import numbers
 
 import numpy as np
 
+INT64_MAX = 2**63 - 1  # the core's counters and sizes are 64-bit
+INT32_MAX = 2**31 - 1  # thread counts are C ints
+
 
 def real(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
     """A finite real number inside the given bounds, as a float."""
@@ -36,15 +39,20 @@ def flag(name: str, value) -> bool:
     raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
 
-def integer(name: str, value, *, low=None, high=None) -> int:
-    """An integer inside the given bounds, as an int."""
+def integer(name: str, value, *, low=None, high=INT64_MAX) -> int:
+    """An integer inside the given bounds, as an int.
+
+    ``high`` defaults to the largest 64-bit integer, so that a value the core could not take
+    is refused here, by name, rather than by the binding's type conversion; ``high=None``
+    removes the bound (for a value that is reduced before it reaches the core, as a seed)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value}")
+        limit = {INT64_MAX: " (the largest 64-bit integer)", INT32_MAX: " (the largest C int)"}
+        raise ValueError(f"{name} must be <= {high}{limit.get(high, '')}, got {value}")
     return value
 
 
@@ -52,7 +60,7 @@ def num_threads(value) -> int:
     """A thread count: None (follow the global setting) becomes 0."""
     if value is None:
         return 0
-    return integer("num_threads", value, low=1)
+    return integer("num_threads", value, low=1, high=INT32_MAX)
 
 
 def betas(name: str, value) -> tuple[float, float]:
@@ -75,6 +83,25 @@ def choice(name: str, value, options) -> str:
         listed = ", ".join(repr(o) for o in options)
         raise ValueError(f"{name} must be one of {listed}, got {value!r}")
     return value
+
+
+def lr_once(lr, optimizer_options, argument: str = "optimizer_options"):
+    """(lr, the other options as a new dict): the learning rate may come as ``lr`` or as
+    ``optimizer_options["lr"]``, not both ways with two values (a ValueError naming both)."""
+    if optimizer_options is None:
+        return lr, {}
+    if not isinstance(optimizer_options, dict):
+        raise TypeError(
+            f"{argument} must be a dict, got {type(optimizer_options).__name__} "
+            f"{optimizer_options!r}"
+        )
+    options = dict(optimizer_options)
+    if "lr" in options:
+        given = real(f"{argument}['lr']", options.pop("lr"))
+        if lr is not None and given != lr:
+            raise ValueError(f"lr is given twice: lr={lr!r} and {argument}['lr']={given!r}")
+        lr = given
+    return lr, options
 
 
 def finite_scores(scores: np.ndarray, what: str, model: str) -> np.ndarray:

@@ -119,45 +119,99 @@ _NADAM_RULES = {
 }
 
 
+# State arrays that accumulate squares (or, for Adamax, magnitudes): never negative, and a
+# negative one makes the next step's square root NaN.
+_SUMS_OF_SQUARES = frozenset({"sum", "square_avg", "exp_avg_sq", "max_exp_avg_sq", "exp_inf"})
+
+
 def _check_sgd_combination(group: dict) -> None:
     if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
         raise ValueError("nesterov=True requires momentum > 0 and dampening == 0")
 
 
+class _ParamList(list):
+    """A group's parameter arrays: readable as a list, never changed in place (the core holds
+    views of exactly these arrays; add more with ``add_param_group``)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a group's params cannot be changed; use add_param_group")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+    def __reduce__(self):
+        return (list, (list(self),))
+
+
 class ParamGroup(dict):
-    """One parameter group: a dict whose assignments are validated and reach the core at once.
+    """One parameter group: a dict whose changes are validated and reach the core at once.
 
     ``opt.param_groups[0]["lr"] = 0.01`` is how a schedule (or a user) changes the learning
-    rate; a bad value raises before anything changes.
+    rate; ``update``, ``|=`` and ``setdefault`` are validated the same way, all of their values
+    before any is applied. Every option is required, so ``pop``, ``popitem``, ``clear`` and
+    ``del`` raise TypeError. A bad value raises before anything changes.
     """
 
     __slots__ = ("_owner", "_index")
 
     def __init__(self, owner: "Optimizer", index: int, values: dict):
+        values = dict(values)
+        if "params" in values:
+            values["params"] = _ParamList(values["params"])
         super().__init__(values)
         self._owner = owner
         self._index = index
 
-    def __setitem__(self, key, value):
-        if key == "params":
+    def _change(self, changes: dict) -> None:
+        if "params" in changes:
             raise ValueError("a group's params cannot be replaced; use add_param_group")
         candidate = dict(self)
-        candidate[key] = self._owner._check_option(key, value)
+        for key, value in changes.items():
+            candidate[key] = self._owner._check_option(key, value)
         self._owner._check_group(candidate)
-        super().__setitem__(key, candidate[key])
+        for key in changes:
+            super().__setitem__(key, candidate[key])
         self._owner._group_changed(self._index)
 
+    def __setitem__(self, key, value):
+        self._change({key: value})
+
     def update(self, *args, **kwargs):
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
+        self._change(dict(*args, **kwargs))
+
+    def __ior__(self, other):
+        self._change(dict(other))
+        return self
 
     def setdefault(self, key, default=None):
         if key not in self:
             self[key] = default
         return self[key]
 
+    def _refuse_removal(self, key=None) -> None:
+        what = f"{key!r} is" if key is not None else "every option is"
+        raise TypeError(
+            f"parameter group options cannot be removed: {what} required (assign a new value "
+            "instead)"
+        )
+
     def __delitem__(self, key):
-        raise TypeError("parameter group options cannot be deleted")
+        self._refuse_removal(key)
+
+    def pop(self, key, *default):
+        if key not in self:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        self._refuse_removal(key)
+
+    def popitem(self):
+        self._refuse_removal()
+
+    def clear(self):
+        self._refuse_removal()
 
     def __reduce__(self):
         return (dict, (dict(self),))
@@ -376,12 +430,16 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore options, step counts and state arrays saved by :meth:`state_dict`.
 
-        Everything is checked first (group layout, shapes, dtypes, options); on any mismatch a
-        ValueError is raised and the optimizer is unchanged.
+        Everything is checked first (group layout, shapes, dtypes, options, and the values: every
+        state array finite, the accumulated squares non-negative, step counts int64 integers,
+        NAdam's momentum product in [0, 1]); on any mismatch a ValueError naming the field is
+        raised and the optimizer is unchanged.
         """
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError("state_dict must be a dict with keys 'state' and 'param_groups'")
         groups = state_dict["param_groups"]
+        if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) for g in groups):
+            raise ValueError("state_dict['param_groups'] must be a list of dicts")
         if len(groups) != len(self.param_groups):
             raise ValueError(
                 f"state_dict has {len(groups)} parameter groups, the optimizer has "
@@ -398,6 +456,9 @@ class Optimizer:
             self._check_group(merged)
             new_options.append(merged)
         saved_state = state_dict["state"]
+        if not isinstance(saved_state, dict):
+            kind = type(saved_state).__name__
+            raise ValueError(f"state_dict['state'] must be a dict, got {kind}")
         arrays: dict[tuple[int, int], np.ndarray] = {}
         steps = np.zeros_like(self._steps)
         mus = np.ones_like(self._mu_products)
@@ -405,17 +466,37 @@ class Optimizer:
             entry = saved_state.get(i, saved_state.get(str(i)))
             if entry is None:
                 raise ValueError(f"state_dict has no state for parameter {i}")
-            steps[i] = check.integer(f"state[{i}]['step']", entry.get("step", 0), low=0)
+            if not isinstance(entry, dict):
+                raise ValueError(f"state[{i}] must be a dict, got {type(entry).__name__}")
+            # The next step adds 1 to the count in an int64.
+            steps[i] = check.integer(f"state[{i}]['step']", entry.get("step", 0), low=0,
+                                     high=check.INT64_MAX - 1)  # fmt: skip
             if self._kind == "nadam":
-                mus[i] = check.real(f"state[{i}]['mu_product']", entry.get("mu_product", 1.0))
+                # Π_t is a product of factors in [0, 1): it starts at 1 and only shrinks.
+                mus[i] = check.real(f"state[{i}]['mu_product']", entry.get("mu_product", 1.0),
+                                    low=0.0, high=1.0)  # fmt: skip
             for k, name in enumerate(self._state_names):
                 if name not in entry:
                     continue
+                field = f"state[{i}][{name!r}]"
                 value = np.asarray(entry[name])
                 if value.shape != p.shape or value.dtype != p.dtype:
                     raise ValueError(
-                        f"state[{i}][{name!r}] has shape {value.shape} and dtype {value.dtype}, "
+                        f"{field} has shape {value.shape} and dtype {value.dtype}, "
                         f"expected {p.shape} and {p.dtype}"
+                    )
+                bad = _core.first_nonfinite(value)
+                if bad < value.size:
+                    raise ValueError(
+                        f"{field} contains a non-finite value ({value.reshape(-1)[bad]} at flat "
+                        f"index {bad}); nothing was loaded"
+                    )
+                if name in _SUMS_OF_SQUARES and (value < 0).any():
+                    at = int(np.argmax(value.reshape(-1) < 0))
+                    raise ValueError(
+                        f"{field} holds a negative value ({value.reshape(-1)[at]} at flat index "
+                        f"{at}); it accumulates squares (or magnitudes) and is never negative; "
+                        "nothing was loaded"
                     )
                 arrays[(i, k)] = value
         # Everything checked: apply. Arrays are copied into place so the core's views stay valid.

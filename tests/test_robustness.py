@@ -1,0 +1,191 @@
+"""Bad input gets a clear error and loses nothing: the audit's findings on optimizer groups and
+checkpoints, aliased gemm outputs, integers past the core's types, lr given twice, schedules that
+overflow, raw core entry points, and initial parameters that are not finite."""
+
+import math
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import gdcore
+from gdcore import _core, optim
+from gdcore import schedules as S
+from gdcore.linalg import gemm
+from gdcore.mlp import fit_mlp
+
+INT64_MAX = 2**63 - 1
+
+
+def data(n=40, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    return X, X @ np.arange(1.0, d + 1)
+
+
+# -- optimizer parameter groups: every change validated, nothing removable -------------------------
+
+
+def sgd(lr=0.1):
+    p = np.zeros(4)
+    return p, optim.SGD([p], lr=lr)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda g: g.__ior__({"lr": -5.0}),
+        lambda g: g.update({"lr": -5.0}),
+        lambda g: g.update(lr=math.nan),
+        lambda g: g.update({"momentum": 0.5, "lr": -5.0}),  # the valid key is not applied alone
+        lambda g: g.setdefault("bogus", 1.0),
+    ],
+)
+def test_param_group_changes_are_validated_before_anything_changes(change):
+    p, opt = sgd()
+    group = opt.param_groups[0]
+    before = dict(group)
+    with pytest.raises(ValueError, match="lr|bogus"):
+        change(group)
+    assert dict(group) == before
+    opt.step([np.ones(4)])
+    np.testing.assert_array_equal(p, -0.1)  # downhill, at the old rate
+
+
+def test_param_group_in_place_or_reaches_the_core():
+    p, opt = sgd()
+    group = opt.param_groups[0]
+    group |= {"lr": 0.5}
+    assert group is opt.param_groups[0] and group["lr"] == 0.5
+    opt.step([np.ones(4)])
+    np.testing.assert_array_equal(p, -0.5)
+
+
+@pytest.mark.parametrize(
+    "remove",
+    [
+        lambda g: g.pop("lr"),
+        lambda g: g.pop("lr", 1.0),
+        lambda g: g.popitem(),
+        lambda g: g.clear(),
+        lambda g: g.__delitem__("lr"),
+    ],
+)
+def test_param_group_options_cannot_be_removed(remove):
+    p, opt = sgd()
+    before = dict(opt.param_groups[0])
+    with pytest.raises(TypeError, match="cannot be removed"):
+        remove(opt.param_groups[0])
+    assert dict(opt.param_groups[0]) == before
+    opt.step([np.ones(4)])
+    np.testing.assert_array_equal(p, -0.1)
+
+
+def test_param_group_pop_of_a_missing_key_behaves_as_a_dict():
+    _, opt = sgd()
+    assert opt.param_groups[0].pop("bogus", 7) == 7
+    with pytest.raises(KeyError):
+        opt.param_groups[0].pop("bogus")
+
+
+def test_param_group_params_list_cannot_grow_silently():
+    _, opt = sgd()
+    params = opt.param_groups[0]["params"]
+    with pytest.raises(TypeError, match="add_param_group"):
+        params.append(np.zeros(2))
+    with pytest.raises(TypeError, match="add_param_group"):
+        params[0] = np.zeros(4)
+    assert len(params) == 1 and isinstance(params, list)
+
+
+# -- load_state_dict checks values -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cls,field,value,match",
+    [
+        (optim.Adam, "exp_avg_sq", np.full(4, np.nan), "exp_avg_sq.*non-finite"),
+        (optim.Adam, "exp_avg_sq", np.full(4, -1.0), "exp_avg_sq.*negative"),
+        (optim.Adam, "exp_avg", np.array([0.0, np.inf, 0.0, 0.0]), "exp_avg.*non-finite"),
+        (optim.RMSprop, "square_avg", np.full(4, -1.0), "square_avg.*negative"),
+        (optim.Adagrad, "sum", np.full(4, -1.0), "'sum'.*negative"),
+        (optim.Adamax, "exp_inf", np.full(4, -1.0), "exp_inf.*negative"),
+        (optim.Adam, "step", 2**63, r"step.*<= 9223372036854775806"),
+        (optim.Adam, "step", INT64_MAX, r"step"),
+        (optim.NAdam, "mu_product", 2.0, r"mu_product.*<= 1"),
+        (optim.NAdam, "mu_product", math.nan, r"mu_product.*finite"),
+    ],
+)
+def test_load_state_dict_refuses_bad_values(cls, field, value, match):
+    p = np.zeros(4)
+    opt = cls([p], lr=0.1)
+    opt.step([np.ones(4)])
+    saved = opt.state_dict()
+    bad = opt.state_dict()
+    bad["state"][0][field] = value
+    with pytest.raises(ValueError, match=match):
+        opt.load_state_dict(bad)
+    after = opt.state_dict()
+    for name, array in saved["state"][0].items():  # unchanged
+        np.testing.assert_array_equal(after["state"][0][name], array)
+    opt.step([np.ones(4)])
+    assert np.isfinite(p).all()
+
+
+def test_load_state_dict_keeps_accepting_its_own_checkpoints():
+    for cls in (optim.SGD, optim.Adagrad, optim.RMSprop, optim.Adam, optim.Adamax, optim.NAdam):
+        p = np.zeros(4)
+        opt = cls([p], lr=0.1)
+        for _ in range(3):
+            opt.step([np.linspace(-1, 1, 4)])
+        opt.load_state_dict(opt.state_dict())
+
+
+# -- raw optimizer kernels, engine and loops check hyperparameters ---------------------------------
+
+
+ADAM_OK = dict(step=1, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False,
+               maximize=False, decoupled_weight_decay=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"lr": -1.0}, "lr must be a finite number >= 0"),
+        ({"lr": math.nan}, "lr must be"),
+        ({"beta1": 1.5}, "beta1 must be"),
+        ({"beta2": 1.0}, "beta2 must be"),
+        ({"eps": -1e-8}, "eps must be a finite number > 0"),
+        ({"weight_decay": -1.0}, "weight_decay"),
+    ],
+)
+def test_raw_adam_step_checks_hyperparameters(change, match):
+    p = np.zeros(3)
+    with pytest.raises(ValueError, match=match):
+        _core.adam_step(p, np.ones(3), np.zeros(3), np.zeros(3), None, **{**ADAM_OK, **change})
+    np.testing.assert_array_equal(p, 0.0)
+
+
+def test_raw_loops_and_engine_check_hyperparameters():
+    with pytest.raises(ValueError, match="lr must be"):
+        _core.minimize("booth", np.zeros(2), None, function_options={}, optimizer="sgd",
+                       optimizer_options={"lr": -1.0}, schedule=None, max_iter=10, tol=0.0,
+                       record=True)  # fmt: skip
+    with pytest.raises(ValueError, match="momentum must be"):
+        _core.sgd_step(np.zeros(2), np.ones(2), np.zeros(2), step=1, lr=0.1, momentum=-1.0,
+                       dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False)  # fmt: skip
+    X, y = data(20, 2)
+    kw = dict(layer_sizes=[2, 3, 1], activation="relu", task="regression", optimizer="sgd",
+              optimizer_options={"lr": -1.0}, schedule=None, batch_size=4, max_epochs=2, tol=0.0,
+              n_iter_no_change=1, early_stopping=False, shuffle=True, seed=0, alpha=0.0,
+              target_loss=-1.0, record_every=0, num_threads=1)  # fmt: skip
+    with pytest.raises(ValueError, match="lr must be"):
+        _core.train_mlp(X, y.reshape(-1, 1), np.arange(20), np.zeros(0, np.int64), np.zeros(13),
+                        [None] * 3, np.zeros(3, np.int64), np.array([1.0, 0.0]), **kw)  # fmt: skip
+    p, opt = sgd()
+    with pytest.raises(ValueError, match="dampening"):
+        opt._engine.set_group(0, {"lr": 0.1, "dampening": 2.0})
+    opt.step([np.ones(4)])
+    np.testing.assert_array_equal(p, -0.1)
