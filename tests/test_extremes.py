@@ -122,11 +122,17 @@ def test_log_loss_training_with_margins_of_1e4_stays_finite(dtype, multiclass):
     X, score = _data()
     X = (X * 1e4).astype(dtype)
     y = (score > 0).astype(int) if multiclass == "binary" else np.digitize(score, [-1.0, 1.0])
-    fit = gdcore.fit_linear(X, y, loss="log_loss", multiclass="softmax", lr=1.0, batch_size=8,
-                            max_epochs=5, tol=None)  # fmt: skip
+    # lr 1 on features of 1e4 is far too large: the fit may end far worse than the all-zero
+    # model, which fit_linear reports as divergence (a warning here); what this test asks is
+    # that every loss and parameter stays finite on the way.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gdcore.DivergenceWarning)
+        fit = gdcore.fit_linear(X, y, loss="log_loss", multiclass="softmax", lr=1.0,
+                                batch_size=8, max_epochs=5, tol=None,
+                                on_divergence="warn")  # fmt: skip
     margins = np.abs(fit.decision_function(X))
     assert margins.max() > 1e3, "the test should reach huge margins"
-    assert fit.history.status == "max_epochs"
+    assert fit.history.epochs == 5 and fit.history.status in ("max_epochs", "diverged")
     assert np.isfinite(fit.history.loss).all() and np.isfinite(fit.coef).all()
     assert np.isfinite(fit.intercept).all()
 

@@ -675,7 +675,7 @@ def test_divergence_warns_and_keeps_a_finite_model(Estimator):
     # floored at 0, so only a rate near float64's range makes a step (1e300 · dloss · x) overflow.
     loss = "squared_hinge" if Estimator is SGDClassifier else "squared_error"
     est = Estimator(loss, learning_rate="constant", eta0=1e300, penalty=None, random_state=0)
-    with pytest.warns(gdcore.DivergenceWarning, match=r"diverged in epoch \d+.*update \d+ \(learning rate 1e\+300\)"):
+    with pytest.warns(gdcore.DivergenceWarning, match=r"diverged in this fit \(\d+ epoch\(s\) completed\).*update \d+ \(learning rate 1e\+300\)"):
         est.fit(X, y)
     assert np.isfinite(est.coef_).all() and np.isfinite(est.intercept_).all()
     assert est.history_.status == "diverged"
@@ -835,3 +835,31 @@ print('ok')
     out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("Estimator", [SGDClassifier, SGDRegressor])
+def test_non_finite_coef_init_is_refused_by_name(Estimator):
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match="coef_init holds NaN"):
+        Estimator(max_iter=2).fit(X, y, coef_init=np.array([np.nan, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="intercept_init holds NaN"):
+        Estimator(max_iter=2).fit(X, y, coef_init=np.zeros(3), intercept_init=np.inf)
+
+
+def test_a_finite_blow_up_warns_instead_of_converging():
+    # eta0 = 1 on features of scale 10: the clipped derivative (1e12) keeps the parameters
+    # finite, and the loss levels off around 1e28, so the tol rule alone would report
+    # convergence. It is 1e27x the loss of the all-zero model: divergence, and said so.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3)) * 10
+    y = X @ [1.0, 2, 3]
+    Estimator = SGDRegressor
+    est = Estimator("squared_error", learning_rate="constant", eta0=1.0, random_state=0)
+    with pytest.warns(gdcore.DivergenceWarning, match="x that of the all-zero model"):
+        est.fit(X, y)
+    assert est.history_.status == "diverged" and np.isfinite(est.coef_).all()
+    # The same data at a sound rate converges, without a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gdcore.DivergenceWarning)
+        Estimator("squared_error", learning_rate="constant", eta0=1e-4, random_state=0).fit(X, y)

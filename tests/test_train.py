@@ -706,11 +706,15 @@ def test_a_finite_blow_up_is_divergence_not_convergence():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 3)) * 100
     y = X[:, 0]
-    with pytest.raises(train.DivergenceError, match="diverging: the epoch loss rose") as info:
+    with pytest.raises(train.DivergenceError, match="x that of the all-zero model") as info:
         train.fit_linear(X, y, lr=10.0, batch_size=100, max_epochs=8)
     assert info.value.fit.history.status == "diverged"
-    with pytest.warns(train.DivergenceWarning, match="diverging"):
+    with pytest.warns(train.DivergenceWarning, match="all-zero model"):
         ref_train.fit_linear(X, y, lr=10.0, batch_size=100, max_epochs=8, on_divergence="warn")
+    # From a given start (not zero), only the rising rule applies: a classifier here.
+    labels = (y > 0).astype(int)
+    with pytest.raises(train.DivergenceError, match="diverging: the epoch loss rose"):
+        train.fit_linear(X, labels, loss="squared_hinge", lr=10.0, batch_size=100, max_epochs=8)
     # A fit that wanders near its minimum (loss above its best, below its start) is not flagged.
     assert train.diverging_message([5.0, 1.0, 1.2, 1.5, 1.3, 1.9]) is None
     assert train.diverging_message([5.0, 0.1, 0.5, 1.2]) is None  # rising, 12x best, below start

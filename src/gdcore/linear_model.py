@@ -565,7 +565,8 @@ class _BaseSGD:
             # clips the loss derivative and returns huge coefficients; gdcore keeps the last
             # finite ones and says so).
             warnings.warn(
-                f"{type(self).__name__} diverged in epoch {history.epochs + 1} of this fit: "
+                f"{type(self).__name__} diverged in this fit ({history.epochs} epoch(s) "
+                "completed): "
                 f"{self._divergence_message} coef_ and intercept_ hold those finite parameters.",
                 DivergenceWarning,
                 stacklevel=3,
@@ -615,6 +616,9 @@ class _BaseSGD:
             raise
 
     def _init_state(self, coef, intercept, heads, d, dtype):
+        for name, value in (("coef_init", coef), ("intercept_init", intercept)):
+            if not np.isfinite(np.asarray(value, dtype=np.float64)).all():
+                raise ValueError(f"{name} holds NaN or infinity")
         coef = np.asarray(coef, dtype=dtype).reshape(heads, d)
         intercept = np.broadcast_to(np.asarray(intercept, dtype=dtype), (heads,))
         return {"params": np.concatenate([coef.ravel(), intercept])}

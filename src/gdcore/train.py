@@ -525,21 +525,53 @@ def fit_linear(
         coef, intercept = coef[0], intercept[0]
     fit = LinearFit(coef, intercept, history, classes, task, state)
     # (maximize=True climbs the loss on purpose: a rising loss is then no divergence)
-    _finish(raw, fit, on_divergence, X, stacklevel=3,
-            rising_is_divergence=not options.get("maximize", False))  # fmt: skip
+    climbing = options.get("maximize", False)
+    zero_loss = None
+    # A regression fit that started from zero and ends 100x worse than zero diverged. Not for
+    # classifiers: a clipped derivative can leave a huge loss on a few rows with every sign
+    # right (squared_hinge at scikit-learn's "optimal" rate: loss 1e24, accuracy 0.96).
+    if (raw["status"] in ("converged", "max_epochs") and not climbing and init is None
+            and task == "regression" and history.loss):  # fmt: skip
+        zero_loss = _zero_model_loss(Y.reshape(n, -1), sample_weight, train_rows, task, heads,
+                                     loss, epsilon)  # fmt: skip
+    _finish(raw, fit, on_divergence, X, stacklevel=3, rising_is_divergence=not climbing,
+            zero_loss=zero_loss)  # fmt: skip
     return fit
 
 
-def diverging_message(losses) -> str | None:
+def _zero_model_loss(Y, sample_weight, rows, task, heads, loss, epsilon) -> float:
+    """The epoch loss of the all-zero model (every prediction 0) on `rows` of a regression, as
+    the loop reports losses: the weighted sum over rows and heads / the number of rows."""
+    everything = len(rows) == len(Y)  # no held-out rows: every row trains, in any order
+    targets = Y if everything else Y[rows]
+    values = np.empty_like(targets)
+    _core.loss_values(loss, epsilon, np.zeros_like(targets), targets, values, np.empty_like(targets))
+    per_row = values.sum(axis=1, dtype=np.float64)
+    if sample_weight is not None:
+        per_row *= sample_weight if everything else sample_weight[rows]
+    return float(per_row.sum()) / max(1, len(rows))
+
+
+def diverging_message(losses, zero_loss=None) -> str | None:
     """Why a fit whose losses stayed finite still diverged, or None when it did not.
 
     A fit that blows up slowly can stop on ``tol`` (no improvement) or on ``max_epochs`` with
-    finite but huge parameters. It counts as diverging when its loss rose in each of its last
+    finite but huge parameters. It counts as diverged when its last epoch loss is over 100x
+    that of the all-zero model it started from (`zero_loss`: regressions from zero, > 0); a
+    clipped derivative (``max_dloss``) then only kept the blow-up finite. It counts as
+    diverging when its loss rose in each of its last
     two epochs, ending at least 100x its best and above its first epoch's loss. A fit that
     plateaus or wanders near a minimum ends below where it started; SGD's "optimal" rate on
     hinge losses can bounce 50x (0.19, 0.018, 0.22, 0.95) and then settle, which is not flagged.
     """
     losses = [float(v) for v in losses]
+    if zero_loss is not None and zero_loss > 0 and losses and losses[-1] > 100.0 * zero_loss:
+        return (
+            f"training diverged: the last epoch's loss, {losses[-1]:.4g}, is "
+            f"{losses[-1] / zero_loss:.3g}x that of the all-zero model ({zero_loss:.4g}). The "
+            "parameters are finite but useless; try a smaller learning rate (or scale the "
+            "features)."
+        )
     if len(losses) < 3:
         return None
     last, best = losses[-1], min(losses)
@@ -554,7 +586,8 @@ def diverging_message(losses) -> str | None:
     )
 
 
-def _finish(raw, fit, on_divergence, X, stacklevel, rising_is_divergence=True):
+def _finish(raw, fit, on_divergence, X, stacklevel, rising_is_divergence=True,
+            zero_loss=None):  # fmt: skip
     """After a compiled (or twin) loop returned: name the first row of X that holds NaN or
     infinity, re-raise Ctrl-C with the model of the last completed step, and report divergence
     (the last finite model kept) as asked. Shared by fit_linear and gdcore.mlp.fit_mlp.
@@ -580,7 +613,7 @@ def _finish(raw, fit, on_divergence, X, stacklevel, rising_is_divergence=True):
             "that ended finite were kept; try a smaller learning rate (or scale the features)."
         )
     elif status in ("converged", "max_epochs") and rising_is_divergence:
-        message = diverging_message(fit.history.loss)
+        message = diverging_message(fit.history.loss, zero_loss)
         if message is not None:
             status = fit.history.status = "diverged"
     if message is not None:
