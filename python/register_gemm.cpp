@@ -1,4 +1,5 @@
 // Matrix multiply: conversion and checks only; the kernel lives in gdcore/gemm.hpp.
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -27,6 +28,25 @@ std::pair<FloatArray, bool> matrix_operand(py::handle obj, const std::string& na
 std::size_t dim(const py::array& a, int axis, bool transposed) {
   return static_cast<std::size_t>(a.shape(transposed ? 1 - axis : axis));
 }
+
+// The kernel writes C in blocks while it still reads A and B: an operand sharing memory with C
+// would be read after it was partly overwritten (gemm(A, A, A) gave wrong numbers). Every array
+// here is contiguous by now (C by requirement, the operands as read), so the byte ranges tell.
+void require_apart(const FloatArray& c, const FloatArray& operand, const char* name) {
+  const char* c0 = static_cast<const char*>(c.array.data());
+  const char* o0 = static_cast<const char*>(operand.array.data());
+  const auto cn = static_cast<std::size_t>(c.array.nbytes());
+  const auto on = static_cast<std::size_t>(operand.array.nbytes());
+  if (cn != 0 && on != 0 && c0 < o0 + on && o0 < c0 + cn)
+    throw py::value_error(std::string("C shares memory with ") + name +
+                          "; gemm writes C while it reads " + name +
+                          ", so pass a separate output array (e.g. " + name + ".copy())");
+}
+
+// The probe's longest run: peak_flops never asks for more (about a minute of FMAs at most).
+constexpr std::size_t kMaxProbeIterations = std::size_t{1} << 34;
+// Run in pieces of this many iterations (tens of milliseconds), checking for Ctrl-C in between.
+constexpr std::size_t kProbeChunk = std::size_t{1} << 22;
 
 }  // namespace
 
@@ -57,6 +77,8 @@ void register_gemm(py::module_& m) {
             static_cast<std::size_t>(c.array.shape(1)) != n)
           throw py::value_error("C has shape " + shape_of(c.array) + " but " + op_a + " @ " + op_b +
                                 " is (" + std::to_string(m) + ", " + std::to_string(n) + ")");
+        require_apart(c, a, "A");
+        require_apart(c, b, "B");
         const std::size_t lda = static_cast<std::size_t>(a.array.shape(1));
         const std::size_t ldb = static_cast<std::size_t>(b.array.shape(1));
         auto run = [&] {
@@ -84,16 +106,33 @@ void register_gemm(py::module_& m) {
   m.def(
       "fma_peak_probe",
       [](const std::string& dtype, std::size_t iterations) {
-        py::gil_scoped_release unlock;
-        if (dtype == "float32") {
-          float sink = 0;
-          return fma_peak_probe<float>(iterations, &sink);
+        if (dtype != "float32" && dtype != "float64")
+          throw py::value_error("dtype must be 'float32' or 'float64', got '" + dtype + "'");
+        if (iterations > kMaxProbeIterations)
+          throw py::value_error("iterations must be <= " + std::to_string(kMaxProbeIterations) +
+                                ", got " + std::to_string(iterations));
+        double flops = 0.0;
+        // The probe's result, stored where the compiler cannot drop it (else it drops the FMAs).
+        volatile double kept = 0.0;
+        for (std::size_t done = 0; done < iterations;) {
+          const std::size_t count = std::min(kProbeChunk, iterations - done);
+          {
+            py::gil_scoped_release unlock;
+            if (dtype == "float32") {
+              float sink = 0;
+              flops += fma_peak_probe<float>(count, &sink);
+              kept = sink;
+            } else {
+              double sink = 0;
+              flops += fma_peak_probe<double>(count, &sink);
+              kept = sink;
+            }
+          }
+          done += count;
+          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
         }
-        if (dtype == "float64") {
-          double sink = 0;
-          return fma_peak_probe<double>(iterations, &sink);
-        }
-        throw py::value_error("dtype must be 'float32' or 'float64', got '" + dtype + "'");
+        static_cast<void>(kept);
+        return flops;
       },
       py::arg("dtype"), py::arg("iterations"),
       "Run the FMA-throughput probe on the active SIMD path, one thread; returns the flops done.");

@@ -189,3 +189,55 @@ def test_raw_loops_and_engine_check_hyperparameters():
         opt._engine.set_group(0, {"lr": 0.1, "dampening": 2.0})
     opt.step([np.ones(4)])
     np.testing.assert_array_equal(p, -0.1)
+
+
+# -- gemm refuses an output that shares memory with an operand -------------------------------------
+
+
+def run_isolated(code):
+    """Run code in a fresh interpreter: a crash there fails the test instead of the session."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    return done.stdout
+
+
+def test_gemm_refuses_aliased_output():
+    A = np.random.default_rng(0).standard_normal((40, 40))
+    for args, name in [((A, A, A), "A"), ((A, np.eye(40), A), "A"), ((np.eye(40), A, A), "B"),
+                       ((A.T, np.eye(40), A), "A")]:  # fmt: skip
+        before = A.copy()
+        with pytest.raises(ValueError, match=f"C shares memory with {name}"):
+            gemm(*args)
+        np.testing.assert_array_equal(A, before)
+    buf = np.zeros((8, 8))
+    with pytest.raises(ValueError, match="C shares memory with A"):
+        gemm(buf[:4], np.ones((8, 8)), buf[3:7])  # rows 3 overlap
+
+
+def test_gemm_separate_parts_of_one_buffer_and_copied_operands():
+    rng = np.random.default_rng(1)
+    buf = rng.standard_normal((8, 4))
+    A, C = buf[:4], buf[4:]
+    want = 2 * A
+    gemm(A, np.eye(4), C, alpha=2.0)
+    np.testing.assert_array_equal(C, want)
+    flat = rng.standard_normal(18)
+    C = flat[:9].reshape(3, 3)
+    strided = flat.reshape(3, 6)[:, ::2]  # overlaps C but is not contiguous: read from a copy
+    want = strided @ np.eye(3)
+    gemm(strided, np.eye(3), C)
+    np.testing.assert_array_equal(C, want)
+
+
+def test_raw_fma_probe_is_bounded_and_really_runs():
+    out = run_isolated(  # unbounded, this call ran for centuries without answering Ctrl-C
+        "from gdcore import _core as c\n"
+        "try:\n    c.fma_peak_probe('float32', 2**62)\nexcept ValueError as e:\n    print(e)\n"
+    )
+    assert "iterations must be <=" in out
+    with pytest.raises(ValueError, match="dtype"):
+        _core.fma_peak_probe("float16", 10)
+    start = time.perf_counter()
+    flops = _core.fma_peak_probe("float64", 1 << 22)
+    rate = flops / (time.perf_counter() - start)
+    assert rate < 5e12, "the probe's FMAs were optimized away"

@@ -25,7 +25,9 @@ def gemm(A, B, C, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, num_thre
     """C = alpha * op(A) @ op(B) + beta * C, in place; returns C.
 
     A, B and C are 2-D float32 or float64 arrays of one dtype; C must be C-contiguous and
-    writeable. Fortran-ordered A or B (such as ``x.T``) are read without a copy.
+    writeable. Fortran-ordered A or B (such as ``x.T``) are read without a copy. C must not share
+    memory with A or B (``gemm(A, A, A)``): the core writes C while it still reads them, so that
+    is a ValueError rather than a wrong product.
     """
     _core.gemm(
         A,
