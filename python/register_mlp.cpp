@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,19 @@ MlpShape make_shape(const std::vector<std::size_t>& sizes, const std::string& ac
   if (sizes.size() < 2) throw py::value_error("layer_sizes needs at least inputs and outputs");
   for (std::size_t s : sizes)
     if (s == 0) throw py::value_error("layer_sizes must be positive");
+  // The core computes offsets as sums of fan_in * fan_out + fan_out without overflow checks: a
+  // count that wraps would let a small params array pass the size check below and be indexed far
+  // past its end. So the count is computed here with checks, and must fit in an ssize_t.
+  std::size_t total = 0;
+  for (std::size_t l = 1; l < sizes.size(); ++l) {
+    std::size_t weights = 0, layer = 0;
+    if (__builtin_mul_overflow(sizes[l - 1], sizes[l], &weights) ||
+        __builtin_add_overflow(weights, sizes[l], &layer) ||
+        __builtin_add_overflow(total, layer, &total) ||
+        total > static_cast<std::size_t>(std::numeric_limits<py::ssize_t>::max()))
+      throw py::value_error("layer_sizes needs more parameters than an array can hold (over " +
+                            std::to_string(std::numeric_limits<py::ssize_t>::max()) + ")");
+  }
   MlpShape shape;
   shape.sizes = sizes;
   shape.activation = activation_from_name(activation);

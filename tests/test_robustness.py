@@ -241,3 +241,177 @@ def test_raw_fma_probe_is_bounded_and_really_runs():
     flops = _core.fma_peak_probe("float64", 1 << 22)
     rate = flops / (time.perf_counter() - start)
     assert rate < 5e12, "the probe's FMAs were optimized away"
+
+
+# -- integers past the core's types are refused by name --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"max_epochs": 2**63},
+        {"batch_size": 2**64},
+        {"record_every": 2**63},
+        {"num_threads": 2**31},
+        {"n_iter_no_change": 2**63},
+    ],
+)
+def test_fit_mlp_huge_integers_name_the_argument(kw):
+    X, y = data()
+    with pytest.raises(ValueError, match=f"{next(iter(kw))} must be <="):
+        fit_mlp(X, y, hidden_layer_sizes=(2,), **kw)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"max_epochs": 2**63}, {"batch_size": 2**64}, {"num_threads": 2**31}, {"record_every": 2**63}],
+)
+def test_fit_linear_huge_integers_name_the_argument(kw):
+    X, y = data()
+    with pytest.raises(ValueError, match=f"{next(iter(kw))} must be <="):
+        gdcore.fit_linear(X, y, **kw)
+
+
+def test_other_huge_integers_name_the_argument():
+    with pytest.raises(ValueError, match="max_iter must be <="):
+        gdcore.minimize("booth", [0.0, 0.0], max_iter=2**63)
+    with pytest.raises(ValueError, match="num_threads must be <="):
+        optim.Adam([np.zeros(2)], num_threads=2**31)
+    with pytest.raises(ValueError, match="step must be <="):
+        optim.sgd_step(np.zeros(2), np.ones(2), step=2**64)
+    # a seed is reduced to 64 bits before it reaches the core, so any size is still taken
+    X, y = data()
+    fit_mlp(X, y, hidden_layer_sizes=(2,), max_epochs=1, random_state=2**70)
+
+
+# -- the learning rate comes once: lr or optimizer_options["lr"] -----------------------------------
+
+
+def test_fit_mlp_honours_optimizer_options_lr():
+    X, y = data()
+    kw = dict(hidden_layer_sizes=(3,), max_epochs=3, optimizer="sgd")
+    via_options = fit_mlp(X, y, optimizer_options={"lr": 0.05}, **kw)
+    via_lr = fit_mlp(X, y, lr=0.05, **kw)
+    default = fit_mlp(X, y, **kw)
+    np.testing.assert_array_equal(via_options.state["params"], via_lr.state["params"])
+    assert not np.array_equal(via_options.state["params"], default.state["params"])
+    explicit = fit_mlp(X, y, lr=1e-3, **kw)
+    np.testing.assert_array_equal(default.state["params"], explicit.state["params"])
+    same = fit_mlp(X, y, lr=0.05, optimizer_options={"lr": 0.05}, **kw)
+    np.testing.assert_array_equal(same.state["params"], via_lr.state["params"])
+    with pytest.raises(ValueError, match="lr is given twice"):
+        fit_mlp(X, y, lr=0.1, optimizer_options={"lr": 0.05}, **kw)
+    with pytest.raises(ValueError, match="lr must be >= 0"):
+        fit_mlp(X, y, optimizer_options={"lr": -1.0}, **kw)
+    with pytest.raises(ValueError, match=r"optimizer_options\['lr'\] must be finite"):
+        fit_mlp(X, y, optimizer_options={"lr": math.nan}, **kw)
+    with pytest.raises(TypeError, match="optimizer_options must be a dict"):
+        fit_mlp(X, y, optimizer_options=[("lr", 0.1)], **kw)
+
+
+def test_fit_mlp_with_an_optimizer_object_uses_its_lr_unless_given():
+    X, y = data()
+    kw = dict(hidden_layer_sizes=(3,), max_epochs=3)
+    own = fit_mlp(X, y, optimizer=optim.SGD([np.zeros(1)], lr=0.05), **kw)
+    named = fit_mlp(X, y, optimizer="sgd", lr=0.05, **kw)
+    np.testing.assert_array_equal(own.state["params"], named.state["params"])
+
+
+def test_minimize_honours_optimizer_options():
+    kw = dict(max_iter=5, optimizer="sgd")
+    via_options = gdcore.minimize("booth", [0.0, 0.0], optimizer_options={"lr": 0.05}, **kw)
+    via_lr = gdcore.minimize("booth", [0.0, 0.0], lr=0.05, **kw)
+    np.testing.assert_array_equal(via_options.x, via_lr.x)
+    mom = gdcore.minimize("booth", [0.0, 0.0], optimizer_options={"momentum": 0.5}, **kw)
+    np.testing.assert_array_equal(mom.x, gdcore.minimize("booth", [0.0, 0.0], momentum=0.5, **kw).x)
+    with pytest.raises(ValueError, match="lr is given twice"):
+        gdcore.minimize("booth", [0.0, 0.0], lr=0.1, optimizer_options={"lr": 0.05}, **kw)
+    with pytest.raises(ValueError, match="momentum is given twice"):
+        gdcore.minimize("booth", [0.0, 0.0], momentum=0.1, optimizer_options={"momentum": 0.5},
+                        **kw)  # fmt: skip
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        gdcore.minimize("booth", [0.0, 0.0], optimizer_options={"lr": -1.0}, **kw)
+
+
+# -- raw MLP entry points: sizes whose count wraps are refused -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "c.mlp_init(np.zeros(1), [2, 2**63, 1], 'relu', 'glorot', 0)",
+        "c.mlp_forward(np.zeros((2, 2)), np.zeros(1), [2, 2**63, 1], 'relu', 1)",
+        "c.mlp_init(np.zeros(5), [2**32, 2**32, 1], 'relu', 'glorot', 0)",
+    ],
+)
+def test_raw_mlp_layer_sizes_that_overflow_are_refused(call):
+    out = run_isolated(
+        "import numpy as np\nfrom gdcore import _core as c\n"
+        f"try:\n    {call}\nexcept ValueError as e:\n    print('ValueError', e)\n"
+    )
+    assert "ValueError layer_sizes needs more parameters" in out
+
+
+# -- initial parameters and points -----------------------------------------------------------------
+
+
+def test_fit_mlp_init_with_extra_layers_names_init_and_shapes():
+    X, y = data()
+    coefs = [np.zeros((3, 2)), np.zeros((2, 1)), np.zeros((1, 1))]
+    intercepts = [np.zeros(2), np.zeros(1), np.zeros(1)]
+    with pytest.raises(ValueError, match=r"init has 3 weight matrices .* 2 of each: \(3, 2\)"):
+        fit_mlp(X, y, hidden_layer_sizes=(2,), init=(coefs, intercepts))
+    with pytest.raises(ValueError, match="init has 1 weight matrices"):
+        fit_mlp(X, y, hidden_layer_sizes=(2,), init=(coefs[:1], intercepts[:1]))
+
+
+@pytest.mark.parametrize("where", ["params", "opt_state"])
+def test_fit_mlp_refuses_a_state_that_is_not_finite(where):
+    X, y = data()
+    fit = fit_mlp(X, y, hidden_layer_sizes=(2,), max_epochs=2)
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in fit.state.items()}
+    if where == "params":
+        state["params"] = np.full_like(state["params"], np.nan)
+    else:
+        state["opt_state"] = [None if a is None else np.full_like(a, np.inf)
+                              for a in state["opt_state"]]  # fmt: skip
+    match = r"init\['(params|opt_state\[0\])'\] holds NaN or infinity"
+    with pytest.raises(ValueError, match=match):
+        fit_mlp(X, y, hidden_layer_sizes=(2,), max_epochs=2, init=state, on_divergence="warn")
+
+
+def test_fit_mlp_refuses_non_finite_flat_init():
+    X, y = data()
+    with pytest.raises(ValueError, match="init contains NaN or infinity"):
+        fit_mlp(X, y, hidden_layer_sizes=(2,), init=np.full(11, np.nan))
+
+
+@pytest.mark.parametrize(
+    "x,where", [([np.nan, 1.0], "index 0"), ([[0.0, 1.0], [1.0, np.inf]], "row 1")]
+)
+def test_evaluate_refuses_non_finite_points(x, where):
+    with pytest.raises(ValueError, match=f"x contains NaN or infinity .* at {where}"):
+        gdcore.functions.evaluate("booth", x)
+    value, grad = gdcore.functions.evaluate("quadratic", [1e200, 1e200])  # overflow: reported inf
+    assert value == math.inf
+
+
+@pytest.mark.parametrize(
+    "change,error,match",
+    [
+        (lambda s: s["opt_state"].__setitem__(1, np.full_like(s["params"], -1.0)), ValueError,
+         r"init\['opt_state'\]\[1\] \(exp_avg_sq\) holds a negative value"),
+        (lambda s: s.__setitem__("opt_state", [None]), ValueError, "list of 3 state arrays"),
+        (lambda s: s.__setitem__("counters", np.full(3, INT64_MAX)), ValueError, "counters"),
+        (lambda s: s.__setitem__("schedule", 5), TypeError, r"init\['schedule'\]"),
+    ],
+)
+def test_fit_mlp_refuses_a_state_no_fit_could_have_left(change, error, match):
+    X, y = data()
+    fit = fit_mlp(X, y, hidden_layer_sizes=(2,), max_epochs=2)
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in fit.state.items()}
+    state["opt_state"] = list(state["opt_state"])
+    change(state)
+    with pytest.raises(error, match=match):
+        fit_mlp(X, y, hidden_layer_sizes=(2,), max_epochs=2, init=state, on_divergence="warn")
+    fit_mlp(X, y, hidden_layer_sizes=(2,), max_epochs=2, init=fit.state)  # its own state: fine

@@ -97,9 +97,18 @@ def _as_points(x):
 
 
 def evaluate(name: str, x, **options):
-    """(value, gradient) of the built-in ``name`` at x (n,), or at each row of x (m, n)."""
+    """(value, gradient) of the built-in ``name`` at x (n,), or at each row of x (m, n).
+
+    x must be finite (NaN or infinity is a ValueError naming the first such point); a value or
+    gradient that overflows at a finite point comes back as infinity."""
     opts = function_options(name, options)
-    value, grad = _core.evaluate_function(name, _as_points(x), opts)
+    points = _as_points(x)
+    bad = _core.first_nonfinite(points)
+    if bad < points.size:
+        where = f"row {bad // points.shape[1]}" if points.ndim == 2 else f"index {bad}"
+        value = points.reshape(-1)[bad]
+        raise ValueError(f"x contains NaN or infinity ({value} at {where})")
+    value, grad = _core.evaluate_function(name, points, opts)
     return value, grad
 
 

@@ -77,8 +77,23 @@ def _start_point(x0) -> np.ndarray:
     return arr
 
 
+def _same(a, b) -> bool:
+    try:
+        return a is b or bool(np.all(np.asarray(a) == np.asarray(b)))
+    except (TypeError, ValueError):
+        return False
+
+
 def _prepare(fun, x0, grad, optimizer, lr, schedule, max_iter, tol, record, options):
     """Validated arguments shared by the core and the twin."""
+    options = dict(options)
+    # optimizer_options=, as fit_linear and fit_mlp take it: merged with the keyword options
+    lr, given = check.lr_once(lr, options.pop("optimizer_options", None))
+    for key, value in given.items():
+        if key in options and not _same(options[key], value):
+            raise ValueError(f"{key} is given twice: {key}={options[key]!r} and "
+                             f"optimizer_options[{key!r}]={value!r}")  # fmt: skip
+        options[key] = value
     x = _start_point(x0)
     if isinstance(fun, str):
         if fun not in FUNCTION_NAMES:
@@ -185,7 +200,8 @@ def minimize(
         ``True`` when ``fun`` itself returns ``(value, gradient)``. None for a built-in.
     optimizer: "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adamax",
         "nadam" or a :mod:`gdcore.optim` optimizer (its class and options are used).
-    lr: the learning rate; None means 0.01 (:data:`DEFAULT_LR`).
+    lr: the learning rate; None means ``optimizer_options["lr"]`` if given, else an optimizer
+        object's own lr, else 0.01 (:data:`DEFAULT_LR`).
     schedule: None, a :mod:`gdcore.schedules` object or a schedule name; its clock t counts
         updates (the t-th update uses lr(t - 1)) and it observes f after each update.
     max_iter: the most updates (default 1000).
@@ -194,7 +210,9 @@ def minimize(
     record: keep ``path`` ((n_iter + 1) × n, x0 first) and ``losses`` (n_iter + 1).
     options: the built-in's options (``condition=``, ``angle=`` for the quadratic, ``a=``,
         ``b=`` for rosenbrock, ``A=`` for rastrigin); every other keyword is an optimizer
-        option (``momentum=``, ``betas=``, ...).
+        option (``momentum=``, ``betas=``, ...). ``optimizer_options={...}`` is accepted too, as
+        :func:`gdcore.fit_linear` takes it (a key given both ways must have one value; its
+        ``"lr"`` is the ``lr``).
 
     Divergence (a non-finite point, value or gradient) is not an error: the result has
     ``status="diverged"``, ``converged=False``, the last finite point and a message naming the

@@ -20,7 +20,9 @@ import numpy as np
 
 from gdcore import _core
 from gdcore import _validate as check
+from gdcore.optim import _SUMS_OF_SQUARES
 from gdcore.train import (
+    _STATE_ORDER,
     History,
     _as_matrix,
     _encode_targets,
@@ -35,6 +37,7 @@ from gdcore.train import (
 __all__ = ["fit_mlp", "MLPFit", "ACTIVATIONS", "layer_layout"]
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "logistic", "sigmoid", "tanh")
+DEFAULT_LR = 1e-3  # scikit-learn's learning_rate_init; fit_mlp's lr=None picks it
 
 
 def layer_layout(layer_sizes):
@@ -113,7 +116,7 @@ def fit_mlp(
     activation: str = "relu",
     classifier: bool | None = None,
     optimizer="adam",
-    lr: float | None = 1e-3,
+    lr: float | None = None,
     optimizer_options: dict | None = None,
     schedule=None,
     batch_size: int | None = 200,
@@ -144,7 +147,9 @@ def fit_mlp(
         one output).
     optimizer, lr, optimizer_options, schedule: as :func:`gdcore.fit_linear` ("adam", "sgd",
         "momentum", "nesterov", "adagrad", "rmsprop", "adamw", "adamax", "nadam" or a
-        :mod:`gdcore.optim` optimizer); the schedule's clock counts updates.
+        :mod:`gdcore.optim` optimizer); the schedule's clock counts updates. The learning rate
+        is ``lr`` or ``optimizer_options["lr"]`` (both: they must agree); neither: 1e-3, or a
+        :mod:`gdcore.optim` optimizer's own lr.
     batch_size: rows per update, at most n (None: all rows).
     tol, n_iter_no_change: stop when the epoch loss (or, with early_stopping, the validation
         score) has not improved by tol for n_iter_no_change epochs; None turns this off.
@@ -198,7 +203,7 @@ def fit_mlp(
     n_iter_no_change = check.integer("n_iter_no_change", n_iter_no_change, low=1)
     tol = -math.inf if tol is None else check.real("tol", tol)
     shuffle = check.flag("shuffle", shuffle)
-    seed = check.integer("random_state", random_state, low=0) & ((1 << 64) - 1)
+    seed = check.integer("random_state", random_state, low=0, high=None) & ((1 << 64) - 1)
     alpha = check.real("alpha", alpha, low=0.0)
     early_stopping = check.flag("early_stopping", early_stopping)
     if early_stopping and validation_fraction is None:
@@ -206,12 +211,16 @@ def fit_mlp(
     target = -math.inf if target_loss is None else check.real("target_loss", target_loss)
     record_every = check.integer("record_every", record_every, low=0)
     threads = check.num_threads(num_threads) or _core.get_num_threads()
+    lr, optimizer_options = check.lr_once(lr, optimizer_options)
+    if lr is None and isinstance(optimizer, str):
+        lr = DEFAULT_LR
     kind, options = _optimizer(optimizer, lr, optimizer_options)
     sched = _schedule(schedule, options["lr"])
     train_rows, valid_rows = _split_rows(n, validation_fraction, seed)
     _, size = layer_layout(layer_sizes)
 
     if isinstance(init, dict):
+        _check_state(init, kind)
         state = _initial_state(init, kind, options, size, 0, dtype, "none")
     else:  # _initial_params made a new array: the state owns it
         params = _initial_params(init, layer_sizes, activation, seed, dtype, size)
@@ -246,6 +255,16 @@ def _initial_params(init, layer_sizes, activation, seed, dtype, size):
         return params
     if isinstance(init, (list, tuple)) and len(init) == 2 and isinstance(init[0], (list, tuple)):
         coefs, intercepts = init
+        layers = len(layer_sizes) - 1
+        if len(coefs) != layers or len(intercepts) != layers:
+            expected = ", ".join(
+                f"{(fan_in, fan_out)} and ({fan_out},)"
+                for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:])
+            )
+            raise ValueError(
+                f"init has {len(coefs)} weight matrices and {len(intercepts)} bias vectors, the "
+                f"network (layer_sizes {tuple(layer_sizes)}) {layers} of each: {expected}"
+            )
         for l, (W, b) in enumerate(zip(coefs, intercepts)):
             want = (layer_sizes[l], layer_sizes[l + 1])
             if np.shape(W) != want or np.shape(b) != (want[1],):
@@ -253,13 +272,59 @@ def _initial_params(init, layer_sizes, activation, seed, dtype, size):
                     f"init layer {l} has shapes {np.shape(W)}, {np.shape(b)}; expected {want}, "
                     f"({want[1]},)"
                 )
-        if len(coefs) != len(layer_sizes) - 1:
-            raise ValueError(f"init has {len(coefs)} layers, the network {len(layer_sizes) - 1}")
         params = pack(coefs, intercepts, dtype)
     else:
         params = np.array(init, dtype=dtype).reshape(-1)
         if params.size != size:
             raise ValueError(f"init holds {params.size} parameters, this network needs {size}")
-    if _core.first_nonfinite(params) < params.size:
-        raise ValueError("init contains NaN or infinity")
+    bad = _core.first_nonfinite(params)
+    if bad < params.size:
+        raise ValueError(f"init contains NaN or infinity (parameter {bad} of the flat buffer)")
     return params
+
+
+# Counters from a state passed as init stay this far below int64's end: the loop adds to them.
+_MAX_COUNTER = 2**62
+
+
+def _check_state(init: dict, kind: str) -> None:
+    """A state passed as init (an earlier fit's ``state``) holds what a fit could have left:
+    finite numbers (a NaN parameter would otherwise come back as a NaN model reported as
+    divergence), non-negative sums of squares, three counts and a core schedule."""
+    parts = [("params", init.get("params")), ("floats", init.get("floats"))]
+    opt_state = init.get("opt_state")
+    if opt_state is not None:
+        if not isinstance(opt_state, (list, tuple)) or len(opt_state) != 3:
+            raise ValueError("init['opt_state'] must be a list of 3 state arrays (or None)")
+        parts += [(f"opt_state[{i}]", a) for i, a in enumerate(opt_state)]
+    for name, value in parts:
+        if value is None:
+            continue
+        arr = np.asarray(value)
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            at = int(np.argmax(~np.isfinite(arr).reshape(-1)))
+            raise ValueError(
+                f"init[{name!r}] holds NaN or infinity (first at flat index {at}); start from a "
+                "finite state"
+            )
+    if opt_state is not None and init.get("opt_kind") == kind:  # the state the loop will use
+        for i, name in enumerate(_STATE_ORDER[kind]):
+            arr = None if opt_state[i] is None else np.asarray(opt_state[i])
+            if name in _SUMS_OF_SQUARES and arr is not None and (arr < 0).any():
+                raise ValueError(
+                    f"init['opt_state'][{i}] ({name}) holds a negative value; it accumulates "
+                    "squares and is never negative"
+                )
+    if "counters" in init:
+        counters = np.asarray(init["counters"])
+        if (counters.shape != (3,) or counters.dtype.kind not in "iu"
+                or (counters < 0).any() or (counters > _MAX_COUNTER).any()):  # fmt: skip
+            raise ValueError(
+                f"init['counters'] must hold 3 integer counts in [0, 2**62], got {counters!r}"
+            )
+    schedule = init.get("schedule")
+    if schedule is not None and not isinstance(schedule, _core.Schedule):
+        raise TypeError(
+            "init['schedule'] must be the core schedule of an earlier fit's state (or None), "
+            f"got {type(schedule).__name__} {schedule!r}"
+        )
