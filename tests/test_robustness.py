@@ -415,3 +415,61 @@ def test_fit_mlp_refuses_a_state_no_fit_could_have_left(change, error, match):
     with pytest.raises(error, match=match):
         fit_mlp(X, y, hidden_layer_sizes=(2,), max_epochs=2, init=state, on_divergence="warn")
     fit_mlp(X, y, hidden_layer_sizes=(2,), max_epochs=2, init=fit.state)  # its own state: fine
+
+# -- schedules: derived rates stay finite ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build,match",
+    [
+        (lambda: S.OneCycleLR(0.1, total_steps=100, final_div_factor=1e-320), "final_div_factor"),
+        (lambda: S.OneCycleLR(0.1, total_steps=100, div_factor=1e-320), "div_factor"),
+        (lambda: S.OneCycleLR(1e308, total_steps=100, div_factor=0.5), "div_factor"),
+        (lambda: S.OneCycleLR(0.1, total_steps=100, div_factor=1e300, final_div_factor=1e300),
+         "final_div_factor"),
+        (lambda: S.CosineAnnealingLR(1.7e308, T_max=10), "CosineAnnealingLR"),
+        (lambda: S.CosineAnnealingLR(0.0, T_max=10, eta_min=1.7e308), "CosineAnnealingLR"),
+        (lambda: S.CosineAnnealingWarmRestarts(1.7e308, T_0=3), "CosineAnnealingWarmRestarts"),
+        (lambda: S.OptimalLR(alpha=1e300), "OptimalLR"),
+        (lambda: S.Warmup(S.OneCycleLR(0.1, total_steps=10, div_factor=1e-320), 3), "div_factor"),
+    ],
+)
+def test_schedules_refuse_hyperparameters_that_overflow(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_onecycle_refusal_leaves_the_optimizer_alone():
+    p = np.zeros(2)
+    opt = optim.SGD([p], lr=0.1)
+    with pytest.raises(ValueError, match="final_div_factor"):
+        S.OneCycleLR(opt, total_steps=10, final_div_factor=1e-320)
+    assert opt.param_groups[0]["lr"] == 0.1
+    sched = S.OneCycleLR(0.1, total_steps=100)
+    assert all(math.isfinite(sched(t)) and sched(t) > 0 for t in (0, 29, 50, 99, 10**6))
+    assert S.OneCycleLR(0.0, total_steps=10)(5) == 0.0  # a zero peak stays allowed
+
+
+def test_growing_schedule_never_hands_an_optimizer_an_infinite_rate():
+    p = np.zeros(2)
+    opt = optim.SGD([p], lr=1.0)
+    sched = S.ExponentialLR(opt, gamma=1e300)
+    sched.step()
+    assert opt.param_groups[0]["lr"] == 1e300
+    with pytest.raises(ValueError, match="learning rate for param group 0 at t=2 is inf"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == 1e300 and sched.last_epoch == 1
+    assert sched(2) == math.inf  # standalone, the curve still reports the overflow
+
+
+def test_schedule_load_state_dict_refuses_nan_state():
+    sched = S.ReduceLROnPlateau(0.1)
+    state = sched.state_dict()
+    state["core_states"] = [[math.nan] * len(state["core_states"][0])]
+    with pytest.raises(ValueError, match="core_states"):
+        sched.load_state_dict(state)
+    assert sched.get_last_lr() == [0.1]
+    state = sched.state_dict()
+    state["base_lrs"] = [math.nan]
+    with pytest.raises(ValueError, match="base_lrs"):
+        sched.load_state_dict(state)

@@ -29,6 +29,7 @@ objects, through the ``_core`` attribute); the docstrings here repeat them. Each
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -147,11 +148,30 @@ class LRSchedule:
         self._setup(optimizer, bases)
 
     def _setup(self, optimizer, bases: list) -> None:
+        cores = [self._build(base, i) for i, base in enumerate(bases)]
+        for index, core in enumerate(cores):
+            self._check_rates(core, index if len(cores) > 1 else None, self._probe_times())
         self.optimizer = optimizer
         self.base_lrs = list(bases)
-        self._cores = [self._build(base, i) for i, base in enumerate(self.base_lrs)]
+        self._cores = cores
         self.last_epoch = 0
         self._apply()
+
+    def _probe_times(self) -> list[int]:
+        """Updates whose rate is checked at construction: where extreme hyperparameters first
+        overflow (a growing schedule, gamma > 1, may still reach +inf later, as torch's does)."""
+        return [0]
+
+    def _check_rates(self, core, index, times) -> None:
+        for t in times:
+            lr = core.lr(t)
+            if not (math.isfinite(lr) and lr >= 0):
+                args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+                group = "" if index is None else f" (param group {index})"
+                raise ValueError(
+                    f"{type(self).__name__}({args}) gives the learning rate {lr} at t={t}"
+                    f"{group}: these hyperparameters take it out of float64's range"
+                )
 
     def _build(self, base, index: int):
         raise NotImplementedError
@@ -171,6 +191,14 @@ class LRSchedule:
                     f"the optimizer has {len(groups)} param_groups but this schedule was built "
                     f"for {len(self._cores)}"
                 )
+            # Checked before any group changes: an optimizer never gets an inf or NaN rate (a
+            # growing schedule overflows after enough updates).
+            for index, lr in enumerate(lrs):
+                if not math.isfinite(lr):
+                    raise ValueError(
+                        f"{type(self).__name__}'s learning rate for param group {index} at "
+                        f"t={self.last_epoch} is {lr}; the optimizer's rates were left as they were"
+                    )
             for group, lr in zip(groups, lrs):
                 group["lr"] = lr
         self._last_lr = lrs
@@ -186,7 +214,11 @@ class LRSchedule:
             for core in self._cores:
                 core.observe(value)
         self.last_epoch += 1
-        self._apply()
+        try:
+            self._apply()
+        except ValueError:
+            self.last_epoch -= 1
+            raise
 
     def get_last_lr(self) -> list[float]:
         """The learning rates in force now, one per group (one when standalone)."""
@@ -254,11 +286,32 @@ class LRSchedule:
                 f"state_dict is for {len(bases)} groups, this schedule has {len(self._cores)}"
             )
         last_epoch = _integer("state_dict['last_epoch']", state_dict["last_epoch"], low=0)
+        bases = [b if b is None and not self._needs_lr else _lr(f"state_dict['base_lrs'][{i}]", b)
+                 for i, b in enumerate(bases)]  # fmt: skip
         cores = [self._build(base, i) for i, base in enumerate(bases)]
-        for core, state in zip(cores, states):
-            core.set_state([float(v) for v in state])
+        for i, (core, state) in enumerate(zip(cores, states)):
+            values = []
+            for k, v in enumerate(state):  # ±inf is a state (the best metric before any)
+                name = f"state_dict['core_states'][{i}][{k}]"
+                if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                    raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
+                if math.isnan(v):
+                    raise ValueError(f"{name} is NaN; nothing was loaded")
+                values.append(float(v))
+            core.set_state(values)
+            lr = core.lr(last_epoch)
+            if not math.isfinite(lr) or lr < 0:
+                raise ValueError(
+                    f"state_dict['core_states'][{i}] gives the learning rate {lr} at "
+                    f"last_epoch={last_epoch}; nothing was loaded"
+                )
+        previous = self.base_lrs, self._cores, self.last_epoch
         self.base_lrs, self._cores, self.last_epoch = bases, cores, last_epoch
-        self._apply()
+        try:
+            self._apply()
+        except ValueError:
+            self.base_lrs, self._cores, self.last_epoch = previous
+            raise
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
@@ -610,8 +663,28 @@ class OneCycleLR(LRSchedule):
         return [_lr("max_lr", max_lr)] * len(bases)
 
     def _build(self, base, index):
+        # The phases interpolate between these three rates: each must be a finite float64, and
+        # a positive peak must not make the others underflow to 0.
+        initial = base / self.div_factor
+        final = initial / self.final_div_factor
+        where = f" (param group {index})" if index else ""
+        if not math.isfinite(initial) or (base > 0 and initial == 0):
+            raise ValueError(
+                f"div_factor={self.div_factor!r} makes the initial learning rate max_lr / "
+                f"div_factor = {base!r} / {self.div_factor!r} = {initial}{where}; it must be a "
+                "finite number > 0"
+            )
+        if not math.isfinite(final) or (base > 0 and final == 0):
+            raise ValueError(
+                f"final_div_factor={self.final_div_factor!r} makes the final learning rate "
+                f"initial / final_div_factor = {initial!r} / {self.final_div_factor!r} = "
+                f"{final}{where}; it must be a finite number > 0"
+            )
         return _core.OneCycleLR(base, self.total_steps, self.pct_start, self.anneal_strategy,
                                 self.div_factor, self.final_div_factor, self.three_phase)
+
+    def _probe_times(self):
+        return [0, max(0, int(self.pct_start * self.total_steps) - 1), self.total_steps - 1]
 
     def hyperparameters(self):
         return {
