@@ -202,3 +202,19 @@ def test_bad_parameters_name_themselves():
         MLPRegressor(activation="swish").fit(X, y.astype(float))
     with pytest.raises(ValueError, match="loss"):
         MLPRegressor(loss="poisson").fit(X, y.astype(float))
+
+
+def test_a_finite_blow_up_warns_as_divergence():
+    # learning_rate_init 1e10: the loss jumps from ~75 to ~1e43 in the second epoch and stays
+    # there, finite; the no-improvement rule would end the fit in silence.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3)) * 10
+    y = X @ [0.1, 0.2, 0.3]
+    net = MLPRegressor(hidden_layer_sizes=(8,), learning_rate_init=1e10, max_iter=30,
+                       random_state=0)  # fmt: skip
+    with pytest.warns(gdcore.DivergenceWarning, match="the first epoch's"):
+        net.fit(X, y)
+    with warnings.catch_warnings():  # a sound rate: no such warning
+        warnings.simplefilter("error", gdcore.DivergenceWarning)
+        warnings.simplefilter("ignore", gdcore.linear_model.ConvergenceWarning)
+        MLPRegressor(hidden_layer_sizes=(8,), max_iter=30, random_state=0).fit(X, y)

@@ -713,7 +713,7 @@ def test_a_finite_blow_up_is_divergence_not_convergence():
         ref_train.fit_linear(X, y, lr=10.0, batch_size=100, max_epochs=8, on_divergence="warn")
     # From a given start (not zero), only the rising rule applies: a classifier here.
     labels = (y > 0).astype(int)
-    with pytest.raises(train.DivergenceError, match="diverging: the epoch loss rose"):
+    with pytest.raises(train.DivergenceError, match="the first epoch's"):
         train.fit_linear(X, labels, loss="squared_hinge", lr=10.0, batch_size=100, max_epochs=8)
     # A fit that wanders near its minimum (loss above its best, below its start) is not flagged.
     assert train.diverging_message([5.0, 1.0, 1.2, 1.5, 1.3, 1.9]) is None
@@ -721,6 +721,8 @@ def test_a_finite_blow_up_is_divergence_not_convergence():
     assert train.diverging_message([0.19, 0.018, 0.22, 0.95]) is None  # hinge, "optimal" rate
     assert train.diverging_message([1.0, 0.5, 20.0, 400.0]) is not None
     assert train.diverging_message([5e73, 1e94, 4e114]) is not None
+    assert "first epoch's" in train.diverging_message([74.5, 1.5e43, 4.2e42, 1.8e42])
+    assert train.diverging_message([2.98e26, 4.33e23, 5.18e23]) is None  # clipped, settled
 
 
 @pytest.mark.parametrize(
@@ -745,3 +747,30 @@ def test_label_and_target_errors_name_the_problem():
         train.fit_linear(X, np.array([1, "a", 2], dtype=object), loss="hinge")
     with pytest.raises(ValueError, match="beyond float32's range"):
         train.fit_linear(X.astype(np.float32), np.array([1.0, 1e39, 0.0]))
+
+
+def test_init_states_no_fit_could_leave_are_refused_by_name():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = X[:, 0]
+    fit = train.fit_linear(X, y, optimizer="adam", lr=0.01, max_epochs=2)
+    state = dict(fit.state, opt_state=[a if a is None else a.copy() for a in fit.state["opt_state"]])
+    state["opt_state"][1][0] = -1.0  # exp_avg_sq, a running mean of squares
+    with pytest.raises(ValueError, match="'exp_avg_sq' holds negative values"):
+        train.fit_linear(X, y, optimizer="adam", lr=0.01, init=state)
+    with pytest.raises(ValueError, match=r"init\['opt_state'\] must list 3 entries"):
+        train.fit_linear(X, y, optimizer="adam", init=dict(fit.state, opt_state=[None]))
+    with pytest.raises(ValueError, match=r"init\['counters'\]"):
+        train.fit_linear(X, y, optimizer="adam", init=dict(fit.state, counters=[0, 2**63 - 1, 0]))
+    with pytest.raises(TypeError, match=r"init\['schedule'\]"):
+        train.fit_linear(X, y, optimizer="adam", init=dict(fit.state, schedule="cosine"))
+    # a random_state of any size is reduced to 64 bits, as before
+    train.fit_linear(X, y, random_state=2**70, max_epochs=1)
+
+
+def test_wrongly_typed_hyperparameters_are_value_and_type_errors():
+    # as scikit-learn's InvalidParameterError: scripts catching ValueError keep working
+    for kw in ({"max_epochs": 5.0}, {"shuffle": 1}, {"alpha": "0.1"}):
+        with pytest.raises(ValueError):
+            train.fit_linear(np.ones((4, 2)), np.arange(4.0), **kw)
+        with pytest.raises(TypeError):
+            train.fit_linear(np.ones((4, 2)), np.arange(4.0), **kw)

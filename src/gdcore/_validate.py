@@ -13,13 +13,19 @@ import numbers
 import numpy as np
 
 INT64_MAX = 2**63 - 1  # the core's counters and sizes are 64-bit
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A hyperparameter of the wrong type. Both a TypeError and a ValueError, as scikit-learn's
+    InvalidParameterError is, so that ``except ValueError`` in a script written for
+    scikit-learn still catches it."""
 INT32_MAX = 2**31 - 1  # thread counts are C ints
 
 
 def real(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
     """A finite real number inside the given bounds, as a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        raise InvalidParameterError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
@@ -36,7 +42,7 @@ def flag(name: str, value) -> bool:
     """A boolean (Python or NumPy), as a bool."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    raise InvalidParameterError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
 
 def integer(name: str, value, *, low=None, high=INT64_MAX) -> int:
@@ -46,7 +52,7 @@ def integer(name: str, value, *, low=None, high=INT64_MAX) -> int:
     is refused here, by name, rather than by the binding's type conversion; ``high=None``
     removes the bound (for a value that is reduced before it reaches the core, as a seed)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        raise InvalidParameterError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
@@ -68,7 +74,7 @@ def betas(name: str, value) -> tuple[float, float]:
     try:
         b1, b2 = value
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a pair (beta1, beta2), got {value!r}") from None
+        raise InvalidParameterError(f"{name} must be a pair (beta1, beta2), got {value!r}") from None
     return (
         real(f"{name}[0]", b1, low=0.0, high=1.0, high_open=True),
         real(f"{name}[1]", b2, low=0.0, high=1.0, high_open=True),
@@ -78,7 +84,7 @@ def betas(name: str, value) -> tuple[float, float]:
 def choice(name: str, value, options) -> str:
     """One of a fixed set of names."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__} {value!r}")
+        raise InvalidParameterError(f"{name} must be a str, got {type(value).__name__} {value!r}")
     if value not in options:
         listed = ", ".join(repr(o) for o in options)
         raise ValueError(f"{name} must be one of {listed}, got {value!r}")

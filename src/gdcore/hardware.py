@@ -44,7 +44,7 @@ def shuffled_read_rate(X, *, seed: int = 0, num_threads=None, repeats: int = 5) 
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {X.shape}")
-    seed = check.integer("seed", seed, low=0)
+    seed = check.integer("seed", seed, low=0, high=2**64 - 1)
     repeats = check.integer("repeats", repeats, low=1)
     threads = check.num_threads(num_threads)
     order = _core.shuffled_order(np.arange(X.shape[0], dtype=np.int64), seed, 0)

@@ -102,7 +102,8 @@ def lr_find(
     """
     min_lr = check.real("min_lr", min_lr, low=0.0, low_open=True)
     max_lr = check.real("max_lr", max_lr, low=min_lr, low_open=True)
-    num_steps = check.integer("num_steps", num_steps, low=5)
+    # 10**7 updates is already days of a large model's training: a sweep needs far fewer
+    num_steps = check.integer("num_steps", num_steps, low=5, high=10**7)
     smoothing = check.real("smoothing", smoothing, low=0.0, high=1.0, high_open=True)
     stop_factor = check.real("stop_factor", stop_factor, low=1.0, low_open=True)
     eval_rows = check.integer("eval_rows", eval_rows, low=1)

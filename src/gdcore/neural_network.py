@@ -52,7 +52,14 @@ from gdcore.linear_model import (
     _seed,
 )
 from gdcore.mlp import ACTIVATIONS, layer_layout, unpack
-from gdcore.train import OPTIMIZERS, DivergenceWarning, _initial_state, _optimizer, _signs
+from gdcore.train import (
+    OPTIMIZERS,
+    DivergenceWarning,
+    _initial_state,
+    _optimizer,
+    _signs,
+    diverging_message,
+)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -272,6 +279,10 @@ class _BaseMLP:
                     stacklevel=3,
                 )
         self._store(best_params if early else None)
+        # A blow-up that stayed finite ends the loop as "no improvement": say it diverged.
+        message = None if incremental else diverging_message(self.loss_curve_)
+        if message is not None:
+            warnings.warn(message, DivergenceWarning, stacklevel=3)
         return self
 
     def _store(self, params=None):

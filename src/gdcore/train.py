@@ -58,6 +58,11 @@ _STATE_ORDER = {
 }
 
 
+# Optimizer states that hold sums of squares or maxima of |g|: a negative value is no state a
+# fit could have left (and gives a NaN model at the next step).
+_NONNEGATIVE_STATES = {"sum", "square_avg", "exp_avg_sq", "max_exp_avg_sq", "exp_inf"}
+
+
 class DivergenceError(FloatingPointError, ValueError):
     """The loss or the parameters stopped being finite; the last finite parameters were kept."""
 
@@ -470,7 +475,7 @@ def fit_linear(
     n_iter_no_change = check.integer("n_iter_no_change", n_iter_no_change, low=1)
     tol = -math.inf if tol is None else check.real("tol", tol)
     shuffle = check.flag("shuffle", shuffle)
-    seed = check.integer("random_state", random_state, low=0) & ((1 << 64) - 1)
+    seed = check.integer("random_state", random_state, low=0, high=None) & ((1 << 64) - 1)
     penalty = "none" if penalty is None else check.choice(
         "penalty", penalty, ("l2", "l1", "elasticnet", "none")
     )
@@ -558,7 +563,8 @@ def diverging_message(losses, zero_loss=None) -> str | None:
     A fit that blows up slowly can stop on ``tol`` (no improvement) or on ``max_epochs`` with
     finite but huge parameters. It counts as diverged when its last epoch loss is over 100x
     that of the all-zero model it started from (`zero_loss`: regressions from zero, > 0); a
-    clipped derivative (``max_dloss``) then only kept the blow-up finite. It counts as
+    clipped derivative (``max_dloss``) then only kept the blow-up finite. It diverged, too,
+    when its last epoch loss is 100x its first epoch's or more. And it counts as
     diverging when its loss rose in each of its last
     two epochs, ending at least 100x its best and above its first epoch's loss. A fit that
     plateaus or wanders near a minimum ends below where it started; SGD's "optimal" rate on
@@ -570,6 +576,13 @@ def diverging_message(losses, zero_loss=None) -> str | None:
             f"training diverged: the last epoch's loss, {losses[-1]:.4g}, is "
             f"{losses[-1] / zero_loss:.3g}x that of the all-zero model ({zero_loss:.4g}). The "
             "parameters are finite but useless; try a smaller learning rate (or scale the "
+            "features)."
+        )
+    if len(losses) >= 2 and losses[-1] >= 100.0 * losses[0] > 0:
+        return (
+            f"training diverged: the last epoch's loss, {losses[-1]:.4g}, is "
+            f"{losses[-1] / losses[0]:.3g}x the first epoch's ({losses[0]:.4g}). The parameters "
+            "are finite but far from a minimum; try a smaller learning rate (or scale the "
             "features)."
         )
     if len(losses) < 3:
@@ -632,6 +645,8 @@ def _initial_state(init, kind, options, size, n_weights, dtype, penalty, average
     if init is not None:
         if not isinstance(init, dict) or "params" not in init:
             raise TypeError("init must be the state of an earlier fit (LinearFit.state)")
+        if "opt_state" in init and len(init["opt_state"]) != 3:
+            raise ValueError("init['opt_state'] must list 3 entries (arrays or None)")
         copy_or_view = np.array if copy_params else np.asarray
         params = copy_or_view(init["params"], dtype=dtype)
         if params.shape != (size,):
@@ -679,8 +694,16 @@ def _initial_state(init, kind, options, size, n_weights, dtype, penalty, average
         for name, arr in arrays:
             if arr is not None and not np.isfinite(arr).all():
                 raise ValueError(f"init[{name!r}] holds NaN or infinity; start from a finite state")
-        if counters.shape != (3,) or (counters < 0).any():
-            raise ValueError(f"init['counters'] must hold 3 counts >= 0, got {counters.tolist()}")
+        if counters.shape != (3,) or (counters < 0).any() or (counters > 2**62).any():
+            raise ValueError(
+                f"init['counters'] must hold 3 counts in [0, 2**62], got {counters.tolist()}"
+            )
+        for name, arr in zip(names, opt_state):  # sums of squares and maxima of |g| are >= 0
+            if arr is not None and name in _NONNEGATIVE_STATES and (arr < 0).any():
+                raise ValueError(f"init's optimizer state {name!r} holds negative values")
+        schedule = init.get("schedule")
+        if schedule is not None and not isinstance(schedule, _core.Schedule):
+            raise TypeError(f"init['schedule'] must be a schedule's core object, got {schedule!r}")
     return {
         "params": params,
         "opt_state": opt_state,
