@@ -22,3 +22,14 @@ def test_import_loads_no_estimator_dependencies():
         "    raise SystemExit('no AttributeError')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_unreadable_isa_override_warns_at_import():
+    import os
+
+    code = "import warnings; warnings.simplefilter('error'); import gdcore"
+    env = dict(os.environ, GDCORE_ISA="bogus")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode != 0 and "GDCORE_ISA='bogus' is not a SIMD path" in run.stderr
+    env["GDCORE_ISA"] = "baseline"  # a real path: no warning
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
+import warnings
 
 import numpy as np
 
 from gdcore import _core
+
+SIMD_PATHS = ("baseline", "avx2", "avx512")
+
+
+def _check_isa_override() -> None:
+    """Warn at import when GDCORE_ISA names no SIMD path: the core then ignores it (an unreadable
+    override must not break the import), which would otherwise pass unnoticed."""
+    wanted = os.environ.get("GDCORE_ISA", "")
+    if wanted and wanted not in SIMD_PATHS:
+        warnings.warn(
+            f"GDCORE_ISA={wanted!r} is not a SIMD path ({', '.join(SIMD_PATHS)}); it is ignored "
+            f"and the kernels use {_core.simd_path()!r}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+_check_isa_override()
 
 
 def get_num_threads() -> int:
