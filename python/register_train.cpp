@@ -49,7 +49,8 @@ struct Arrays {
 template <class T>
 py::dict run(const Arrays& a, Rows train, Rows valid, const TrainSettings& s,
              const OptimizerConfig& opt, LossKind loss, double epsilon, Schedule* schedule,
-             py::array_t<std::int64_t>& counters, py::array_t<double>& floats) {
+             py::array_t<std::int64_t>& counters, py::array_t<double>& floats,
+             const std::vector<double>& positive_weight) {
   LinearData<T> data;
   data.X = a.X.ptr<const T>();
   data.n = static_cast<std::size_t>(a.X.array.shape(0));
@@ -81,7 +82,8 @@ py::dict run(const Arrays& a, Rows train, Rows valid, const TrainSettings& s,
       r = train_linear<T>(data, train, valid, head, s, opt, sched, state, poll);
     } else {
       with_loss(loss, epsilon, [&](auto loss_struct) {
-        IndependentHeads<decltype(loss_struct)> head{loss_struct, s.max_dloss};
+        IndependentHeads<decltype(loss_struct)> head{
+            loss_struct, s.max_dloss, positive_weight.empty() ? nullptr : positive_weight.data()};
         r = train_linear<T>(data, train, valid, head, s, opt, sched, state, poll);
       });
     }
@@ -132,7 +134,8 @@ void register_train(py::module_& m) {
          std::int64_t max_epochs, double tol, std::int64_t n_iter_no_change, bool early_stopping,
          bool shuffle, std::uint64_t seed, const std::string& penalty, double alpha,
          double l1_ratio, bool fit_intercept, double target_loss, std::int64_t record_every,
-         std::int64_t average, int num_threads, double max_dloss, bool floor_l2_shrink) {
+         std::int64_t average, int num_threads, double max_dloss, bool floor_l2_shrink,
+         py::object positive_weight) {
         Arrays a;
         a.X = float_array(X, "X");
         if (a.X.array.ndim() != 2) throw py::value_error("X must be 2-D (n_samples, n_features)");
@@ -217,6 +220,18 @@ void register_train(py::module_& m) {
                    heads) {
           throw py::value_error("y must have one column per head");
         }
+        std::vector<double> pos_weight;
+        if (!positive_weight.is_none()) {
+          if (s.task != Task::ovr || heads < 2)
+            throw py::value_error("positive_weight is for one-vs-rest heads (task 'ovr')");
+          auto w = py::array_t<double, py::array::c_style | py::array::forcecast>(positive_weight);
+          if (static_cast<std::size_t>(w.size()) != heads)
+            throw py::value_error("positive_weight must hold one weight per head");
+          pos_weight.assign(w.data(), w.data() + w.size());
+          for (double v : pos_weight)
+            if (!(std::isfinite(v) && v >= 0))
+              throw py::value_error("positive_weight must hold finite weights >= 0");
+        }
         if ((s.penalty == Penalty::l1 || s.penalty == Penalty::elasticnet) && !a.has_q)
           throw py::value_error("l1_q is required with an l1 or elasticnet penalty");
 
@@ -232,9 +247,9 @@ void register_train(py::module_& m) {
         if (train.rows.empty()) throw py::value_error("there are no training rows");
         if (a.X.dtype == Dtype::f32)
           return run<float>(a, train.rows, valid.rows, s, opt, kind, epsilon, sched, counters,
-                            floats);
+                            floats, pos_weight);
         return run<double>(a, train.rows, valid.rows, s, opt, kind, epsilon, sched, counters,
-                           floats);
+                           floats, pos_weight);
       },
       py::arg("X"), py::arg("Y"), py::arg("sample_weight"), py::arg("train_rows"),
       py::arg("valid_rows"), py::arg("params"), py::arg("opt_state"), py::arg("l1_q"),
@@ -246,7 +261,7 @@ void register_train(py::module_& m) {
       py::arg("alpha"), py::arg("l1_ratio"), py::arg("fit_intercept"), py::arg("target_loss"),
       py::arg("record_every"), py::arg("average"), py::arg("num_threads"),
       py::arg("max_dloss") = std::numeric_limits<double>::infinity(),
-      py::arg("floor_l2_shrink") = false);
+      py::arg("floor_l2_shrink") = false, py::arg("positive_weight") = py::none());
 }
 
 }  // namespace gdcore::bind

@@ -306,7 +306,10 @@ def test_one_pass_regression_loss_classifier_matches_sklearn(loss):
     params = dict(loss=loss, learning_rate="constant", eta0=0.05, alpha=0.01, epsilon=0.3,
                   max_iter=1, tol=None, shuffle=False)  # fmt: skip
     cases = [(y2, {}, {}), (y2, {"class_weight": {0: 2.0, 1: 0.5}}, {"sample_weight": sw}),
-             (y3, {}, {"sample_weight": sw})]  # fmt: skip
+             (y3, {}, {"sample_weight": sw}),
+             # one-vs-rest: head h weighs class h's rows by its weight, the others by 1
+             (y3, {"class_weight": {0: 2.0, 1: 0.5, 2: 1.5}}, {"sample_weight": sw}),
+             (y3, {"class_weight": "balanced"}, {})]  # fmt: skip
     for y, extra, fit_kw in cases:
         theirs = sk.SGDClassifier(**params, **extra).fit(X, y, **fit_kw)
         ours = SGDClassifier(**params, **extra).fit(X, y, **fit_kw)
@@ -413,11 +416,13 @@ def test_warm_start_starts_from_previous_coefficients():
     np.testing.assert_array_equal(first.coef_, direct.coef_)
 
 
-def test_balanced_class_weight_is_sample_weight():
+def test_balanced_class_weight_is_sample_weight_for_two_classes():
+    # (with three or more, head h weighs class h's rows only: compared with scikit-learn in
+    # test_one_pass_one_vs_rest_class_weight_matches_sklearn)
     rng = np.random.default_rng(5)
     X = rng.normal(size=(70, 3))
-    y = np.array([0] * 50 + [1] * 15 + [2] * 5)
-    weights = 70 / (3 * np.bincount(y))
+    y = np.array([0] * 55 + [1] * 15)
+    weights = 70 / (2 * np.bincount(y))
     a = SGDClassifier(class_weight="balanced", random_state=0, max_iter=5, tol=None).fit(X, y)
     b = SGDClassifier(random_state=0, max_iter=5, tol=None).fit(X, y, sample_weight=weights[y])
     np.testing.assert_array_equal(a.coef_, b.coef_)
@@ -863,3 +868,18 @@ def test_a_finite_blow_up_warns_instead_of_converging():
     with warnings.catch_warnings():
         warnings.simplefilter("error", gdcore.DivergenceWarning)
         Estimator("squared_error", learning_rate="constant", eta0=1e-4, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "log_loss", "modified_huber"])
+def test_one_pass_one_vs_rest_class_weight_matches_sklearn(loss):
+    sk = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(90, 4))
+    y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=90), [-0.7, 0.2, 0.9])  # 4 classes, unequal
+    params = dict(loss=loss, learning_rate="constant", eta0=0.05, alpha=0.01, max_iter=1,
+                  tol=None, shuffle=False)  # fmt: skip
+    for class_weight in ("balanced", {0: 3.0, 2: 0.25}):
+        theirs = sk.SGDClassifier(**params, class_weight=class_weight).fit(X, y)
+        ours = SGDClassifier(**params, class_weight=class_weight).fit(X, y)
+        np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-10, atol=1e-14)

@@ -774,3 +774,36 @@ def test_wrongly_typed_hyperparameters_are_value_and_type_errors():
             train.fit_linear(np.ones((4, 2)), np.arange(4.0), **kw)
         with pytest.raises(TypeError):
             train.fit_linear(np.ones((4, 2)), np.arange(4.0), **kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_size", [1, 6])
+def test_one_vs_rest_class_weight_mirrors_twin_and_weighs_by_head(dtype, batch_size):
+    X, y = _problem("hinge", n=60, d=7, classes=3)
+    X = X.astype(dtype)
+    kw = dict(loss="hinge", lr=0.05, batch_size=batch_size, max_epochs=3, tol=None,
+              random_state=4, validation_fraction=0.2)  # fmt: skip
+    weights = {0: 2.0, 2: 0.5}
+    core = train.fit_linear(X, y, class_weight=weights, **kw)
+    twin = ref_train.fit_linear(X, y, class_weight=weights, **kw)
+    np.testing.assert_array_equal(core.state["params"], twin.state["params"])
+    assert core.history.loss == twin.history.loss
+    assert core.history.val_loss == twin.history.val_loss
+    # Head h weighs only class h's rows: weights of 1 change nothing, and a weight on class 0
+    # is not a row weight (folding it into sample_weight gives another model).
+    plain = train.fit_linear(X, y, **kw)
+    ones = train.fit_linear(X, y, class_weight={0: 1.0, 1: 1.0, 2: 1.0}, **kw)
+    np.testing.assert_array_equal(plain.state["params"], ones.state["params"])
+    classes = np.unique(y)
+    row_weight = np.array([weights.get(c, 1.0) for c in classes])[np.searchsorted(classes, y)]
+    folded = train.fit_linear(X, y, sample_weight=row_weight, **kw)
+    assert not np.allclose(folded.state["params"], core.state["params"])
+    # two classes: the class weight is the row's weight
+    labels = (y == classes[0]).astype(int)
+    a = train.fit_linear(X, labels, class_weight={1: 3.0}, **kw)
+    b = train.fit_linear(X, labels, sample_weight=np.where(labels == 1, 3.0, 1.0), **kw)
+    np.testing.assert_array_equal(a.state["params"], b.state["params"])
+    with pytest.raises(ValueError, match="not classes"):
+        train.fit_linear(X, y, class_weight={7: 1.0}, **kw)
+    with pytest.raises(ValueError, match="class_weight is for classification"):
+        train.fit_linear(X, X[:, 0], class_weight={0: 1.0})

@@ -473,7 +473,7 @@ class _BaseSGD:
     # -- the driver -------------------------------------------------------------------------
 
     def _run(self, X, y_fit, *, sample_weight, init, max_iter, tol, validation, partial,
-             classes=None):  # fmt: skip
+             classes=None, class_weight=None):  # fmt: skip
         """Train with fit_linear and store coef_, intercept_, history_, n_iter_, t_, _state."""
         lr, schedule = self._schedule()
         options = dict(
@@ -503,6 +503,8 @@ class _BaseSGD:
             # a regression loss in the classifier fits the classes as ±1 targets
             options["classes"] = classes
             options["task"] = "classification"
+        if class_weight is not None:
+            options["class_weight"] = class_weight
         adaptive = self.learning_rate == "adaptive"
         started = time.perf_counter()
         updates_before = int(init["counters"][1]) if init is not None and "counters" in init else 0
@@ -840,8 +842,9 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
         heads = 1 if k == 2 else k
         sw = _sample_weight(sample_weight, n, X.dtype)
         cw = self._class_weights(classes, y_index, n)
-        if cw is not None:
-            sw = (np.ones(n, X.dtype) if sw is None else sw) * cw[y_index].astype(X.dtype)
+        # fit_linear weighs as scikit-learn: two classes by the row's class; one-vs-rest head h
+        # the rows of class h by its weight and the others by 1
+        cw = None if cw is None else {i: float(w) for i, w in enumerate(cw)}
         if init is None:
             if coef_init is None and previous is not None and previous[0].shape == (heads, d):
                 coef_init, intercept_init = previous
@@ -858,7 +861,7 @@ class SGDClassifier(_ClassifierMixin, _BaseSGD, _Base):
         # a partial_fit batch may lack some classes: name them all
         self._run(X, y_index, sample_weight=sw, init=init, max_iter=max_iter, tol=tol,
                   validation=not partial and self.early_stopping, partial=partial,
-                  classes=np.arange(k))  # fmt: skip
+                  classes=np.arange(k), class_weight=cw)  # fmt: skip
         self.classes_ = classes
         return self
 

@@ -221,6 +221,23 @@ def _encode_targets(y, n, dtype, task, classes=None):
     return index, classes
 
 
+def _class_weight_vector(class_weight, classes) -> np.ndarray:
+    """{label: weight} as float64 weights in the order of `classes` (1 for labels left out)."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{label: weight}}, got {class_weight!r}")
+    known = classes.tolist()
+    unknown = [label for label in class_weight if label not in known]
+    if unknown:
+        raise ValueError(f"class_weight names labels {unknown!r} that are not classes {known!r}")
+    weights = np.array([float(class_weight.get(c, 1.0)) for c in known])
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        label = known[int(np.argmax(bad))]
+        raise ValueError(f"class_weight must hold finite weights >= 0; got {weights[bad][0]!r} "
+                         f"for class {label!r}")  # fmt: skip
+    return weights
+
+
 def _signs(positive, dtype):
     """+1 where positive, else -1, in dtype (np.where with two scalars runs ~8x slower)."""
     out = positive.astype(dtype)
@@ -385,6 +402,7 @@ def fit_linear(
     task: str | None = None,
     max_dloss: float | None = None,
     floor_l2_shrink: bool = False,
+    class_weight: dict | None = None,
     _kernel=None,
 ) -> LinearFit:
     """Fit a linear model by gradient descent; returns coefficients, intercepts and history.
@@ -431,6 +449,10 @@ def fit_linear(
         shrinks the weights to zero instead of flipping their sign (scikit-learn's
         ``max(0, 1 - lr · alpha)``). It changes the fixed point when lr · alpha > 1, so it is
         off by default; the estimators turn it on.
+    class_weight: for classification, {label: weight} (labels left out weigh 1). Two classes
+        and softmax weigh each row by its class's weight (times sample_weight); one-vs-rest
+        heads weigh, in head h, the rows of class h by its weight and the other rows by 1, as
+        scikit-learn's one-vs-rest SGDClassifier does.
 
     Ctrl-C stops the loop within about 50 ms; the KeyboardInterrupt carries the model of the last
     completed update as its ``fit`` attribute.
@@ -468,6 +490,16 @@ def fit_linear(
         sample_weight = _as_vector(sample_weight, n, dtype, "sample_weight")
         if (sample_weight < 0).any():
             raise ValueError("sample_weight must be >= 0")
+    positive_weight = None
+    if class_weight is not None:
+        if not classifier:
+            raise ValueError("class_weight is for classification")
+        weights = _class_weight_vector(class_weight, classes)
+        if task == "ovr":
+            positive_weight = weights
+        else:  # binary, softmax: the row's class weight joins its sample weight
+            row_weight = weights[index].astype(dtype)
+            sample_weight = row_weight if sample_weight is None else sample_weight * row_weight
     if batch_size is None:
         batch_size = n
     batch_size = check.integer("batch_size", batch_size, low=1)
@@ -518,7 +550,7 @@ def fit_linear(
         early_stopping=early_stopping, shuffle=shuffle, seed=seed, penalty=penalty, alpha=alpha,
         l1_ratio=l1_ratio, fit_intercept=fit_intercept, target_loss=target,
         record_every=record_every, average=average, num_threads=threads, max_dloss=max_dloss,
-        floor_l2_shrink=floor_l2_shrink,
+        floor_l2_shrink=floor_l2_shrink, positive_weight=positive_weight,
     )  # fmt: skip
     history = History.from_raw(raw, record_every)
     params = state["params"]

@@ -367,11 +367,17 @@ GDCORE_INLINE T clip_dloss(T v, double c) {
 
 // Per-row loss and derivatives for the K heads; see IndependentHeads / SoftmaxHead. The
 // derivatives come clipped to max_dloss (TrainSettings::max_dloss).
+//
+// positive_weight (one-vs-rest heads, or null): head h weighs the rows of its own class
+// (y[h] > 0) by positive_weight[h] and the others by 1, as scikit-learn weighs each binary
+// problem of its one-vs-rest classifier by class_weight; the row's sample weight multiplies
+// that. (One head, binary, takes class weights folded into the sample weights instead.)
 template <class Loss>
 struct IndependentHeads {
   static constexpr bool kScalar = true;  // one loss per head: loss.loss / loss.dloss per value
   Loss loss;
   double max_dloss = std::numeric_limits<double>::infinity();
+  const double* positive_weight = nullptr;
   template <class T>
   GDCORE_INLINE T dloss(T p, T y) const {
     return clip_dloss(loss.dloss(p, y), max_dloss);
@@ -379,6 +385,14 @@ struct IndependentHeads {
   template <class T>
   GDCORE_INLINE T eval(const T* p, const T* y, std::size_t k, T* dp) const {
     T total = T(0);
+    if (positive_weight != nullptr) {
+      for (std::size_t h = 0; h < k; ++h) {
+        const T w = y[h] > T(0) ? T(positive_weight[h]) : T(1);
+        total = total + w * loss.loss(p[h], y[h]);
+        dp[h] = w * dloss(p[h], y[h]);
+      }
+      return total;
+    }
     for (std::size_t h = 0; h < k; ++h) {
       total = total + loss.loss(p[h], y[h]);
       dp[h] = dloss(p[h], y[h]);

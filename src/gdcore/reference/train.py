@@ -76,13 +76,21 @@ def predict_heads(X, params, rows, heads):
     return np.stack([dot_lanes(block, W[h]) + b[h] for h in range(heads)], axis=1)
 
 
-def head_eval(task, loss, epsilon, P, Yrows):
-    """Per-row loss (summed over heads in order) and derivatives, as the C++ heads compute them."""
+def head_eval(task, loss, epsilon, P, Yrows, max_dloss=math.inf, positive_weight=None):
+    """Per-row loss (summed over heads in order) and derivatives, as the C++ heads compute them:
+    derivatives clipped to [-max_dloss, max_dloss]; with positive_weight (one-vs-rest), head h
+    weighs its own class's rows (y > 0) by positive_weight[h], both loss and derivative."""
+    T = P.dtype.type
+    cap = T(max_dloss)
     if task == "softmax":
         labels = Yrows[:, 0].astype(np.int64)
-        return ref_losses.softmax_cross_entropy(P, labels)
+        values, derivs = ref_losses.softmax_cross_entropy(P, labels)
+        return values, np.where(derivs < -cap, -cap, np.where(derivs > cap, cap, derivs))
     values, derivs = ref_losses.loss_values_api(loss, P, Yrows, epsilon=epsilon)
-    T = P.dtype.type
+    derivs = np.where(derivs < -cap, -cap, np.where(derivs > cap, cap, derivs))  # NaN stays
+    if positive_weight is not None:
+        w = np.where(Yrows > 0, np.asarray(positive_weight, dtype=np.float64).astype(P.dtype), T(1))
+        values, derivs = w * values, w * derivs
     total = np.full(P.shape[0], T(0), dtype=P.dtype)
     for h in range(P.shape[1]):
         total = total + values[:, h]
@@ -90,7 +98,7 @@ def head_eval(task, loss, epsilon, P, Yrows):
 
 
 def batch_gradient(X, Y, sw, params, order, task, loss, epsilon, heads, chunks,
-                   max_dloss=math.inf):  # fmt: skip
+                   max_dloss=math.inf, positive_weight=None):  # fmt: skip
     """Gradient of the mean weighted loss over the rows `order` (no penalty), and the loss sum;
     each row's loss derivatives are clipped to [-max_dloss, max_dloss] before weighting."""
     T = X.dtype.type
@@ -103,9 +111,7 @@ def batch_gradient(X, Y, sw, params, order, task, loss, epsilon, heads, chunks,
         part_rows = order[min(n_rows, c * per) : min(n_rows, (c + 1) * per)]
         P = predict_heads(X, params, part_rows, heads)
         weights = np.ones(len(part_rows), dtype=X.dtype) if sw is None else sw[part_rows]
-        row_loss, dP = head_eval(task, loss, epsilon, P, Y[part_rows])
-        cap = T(max_dloss)
-        dP = np.where(dP < -cap, -cap, np.where(dP > cap, cap, dP))  # NaN stays NaN
+        row_loss, dP = head_eval(task, loss, epsilon, P, Y[part_rows], max_dloss, positive_weight)
         dk = weights[:, None] * dP
         G = np.concatenate(
             [
@@ -158,11 +164,11 @@ def penalty_value(penalty, alpha, l1_ratio, W) -> float:
     return alpha * (0.5 * (1.0 - l1) * sq + l1 * ab)
 
 
-def evaluate(X, Y, sw, params, rows, task, loss, epsilon, heads):
+def evaluate(X, Y, sw, params, rows, task, loss, epsilon, heads, positive_weight=None):
     """Mean weighted loss and score (R² averaged over heads, or accuracy) over `rows`."""
     P = predict_heads(X, params, rows, heads)
     Yr = Y[rows]
-    row_loss, _ = head_eval(task, loss, epsilon, P, Yr)
+    row_loss, _ = head_eval(task, loss, epsilon, P, Yr, positive_weight=positive_weight)
     w = np.ones(len(rows)) if sw is None else sw[rows].astype(np.float64)
     total_loss = float_sum(w * row_loss.astype(np.float64))
     weight = float_sum(w)
@@ -221,7 +227,7 @@ def train_linear(
     floats, *, task, heads, loss, epsilon, optimizer, optimizer_options, schedule, batch_size,
     max_epochs, tol, n_iter_no_change, early_stopping, shuffle, seed, penalty, alpha, l1_ratio,
     fit_intercept, target_loss, record_every, average, num_threads, max_dloss=math.inf,
-    floor_l2_shrink=False,
+    floor_l2_shrink=False, positive_weight=None,
 ):  # fmt: skip
     """The NumPy twin of ``gdcore._core.train_linear`` (same arguments, same in-place updates)."""
     T = X.dtype.type
@@ -278,7 +284,8 @@ def train_linear(
                 break
             chunks = batch_chunks(len(rows), d, k, num_threads)
             grad, batch_loss = batch_gradient(
-                X, Y2, sample_weight, params, rows, task, loss, epsilon, k, chunks, max_dloss
+                X, Y2, sample_weight, params, rows, task, loss, epsilon, k, chunks, max_dloss,
+                positive_weight,
             )
             if not math.isfinite(batch_loss):
                 diverged = True
@@ -342,7 +349,7 @@ def train_linear(
         vloss = vscore = None
         if len(valid_rows):
             vloss, vscore = evaluate(
-                X, Y2, sample_weight, params, valid_rows, task, loss, epsilon, k
+                X, Y2, sample_weight, params, valid_rows, task, loss, epsilon, k, positive_weight
             )
             result["val_loss"].append(vloss)
             result["val_score"].append(vscore)
