@@ -135,7 +135,7 @@ void register_train(py::module_& m) {
          bool shuffle, std::uint64_t seed, const std::string& penalty, double alpha,
          double l1_ratio, bool fit_intercept, double target_loss, std::int64_t record_every,
          std::int64_t average, int num_threads, double max_dloss, bool floor_l2_shrink,
-         py::object positive_weight) {
+         py::object positive_weight, int passive_aggressive) {
         Arrays a;
         a.X = float_array(X, "X");
         if (a.X.array.ndim() != 2) throw py::value_error("X must be 2-D (n_samples, n_features)");
@@ -220,6 +220,9 @@ void register_train(py::module_& m) {
                    heads) {
           throw py::value_error("y must have one column per head");
         }
+        if (passive_aggressive < 0 || passive_aggressive > 2)
+          throw py::value_error("passive_aggressive must be 0 (off), 1 (PA-I) or 2 (PA-II)");
+        s.passive_aggressive = passive_aggressive;
         std::vector<double> pos_weight;
         if (!positive_weight.is_none()) {
           if (s.task != Task::ovr || heads < 2)
@@ -241,6 +244,13 @@ void register_train(py::module_& m) {
           if (needed[i] && !a.has_state[i])
             throw py::value_error("opt_state[" + std::to_string(i) + "] is required by " + optimizer);
         Schedule* sched = schedule.is_none() ? nullptr : schedule.cast<Schedule*>();
+        if (passive_aggressive != 0 &&
+            (batch_size != 1 || opt.kind != OptimizerKind::sgd || opt.sgd.momentum != 0.0 ||
+             opt.sgd.weight_decay != 0.0 || opt.sgd.maximize || sched != nullptr ||
+             heads > detail::kMaxStackHeads || s.task == Task::softmax || !(opt.lr() > 0)))
+          throw py::value_error(
+              "passive_aggressive steps need batch_size 1, plain SGD (no momentum, weight decay "
+              "or maximize), a constant lr > 0 (C), no schedule, and independent heads");
         const LossKind kind = s.task == Task::softmax ? LossKind::log_loss : loss_from_name(loss);
         const RowsArg train = rows_from(train_rows, n, "train_rows");
         const RowsArg valid = rows_from(valid_rows, n, "valid_rows");
@@ -261,7 +271,8 @@ void register_train(py::module_& m) {
       py::arg("alpha"), py::arg("l1_ratio"), py::arg("fit_intercept"), py::arg("target_loss"),
       py::arg("record_every"), py::arg("average"), py::arg("num_threads"),
       py::arg("max_dloss") = std::numeric_limits<double>::infinity(),
-      py::arg("floor_l2_shrink") = false, py::arg("positive_weight") = py::none());
+      py::arg("floor_l2_shrink") = false, py::arg("positive_weight") = py::none(),
+      py::arg("passive_aggressive") = 0);
 }
 
 }  // namespace gdcore::bind

@@ -883,3 +883,29 @@ def test_one_pass_one_vs_rest_class_weight_matches_sklearn(loss):
         ours = SGDClassifier(**params, class_weight=class_weight).fit(X, y)
         np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("learning_rate", ["pa1", "pa2"])
+def test_passive_aggressive_rates_match_sklearn_on_one_pass(learning_rate):
+    # scikit-learn 1.8's learning_rate="pa1"/"pa2" (what its deprecated PassiveAggressive
+    # estimators became): two classes, one-vs-rest with balanced weights, and regression.
+    sk = pytest.importorskip("sklearn.linear_model")
+    if learning_rate not in sk.SGDClassifier._parameter_constraints["learning_rate"][0].options:
+        pytest.skip("this scikit-learn has no passive-aggressive learning rates")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 4))
+    y2 = (X[:, 0] - X[:, 1] + 0.3 * rng.normal(size=80) > 0).astype(int)
+    y3 = np.digitize(X[:, 0] + 0.3 * rng.normal(size=80), [-0.5, 0.5])
+    yr = X @ np.array([1.0, 2, -1, 0.5]) + 0.1 * rng.normal(size=80)
+    common = dict(learning_rate=learning_rate, eta0=0.5, max_iter=1, tol=None, shuffle=False)
+    cases = [(sk.SGDClassifier, SGDClassifier, y2, dict(loss="hinge", penalty=None)),
+             (sk.SGDClassifier, SGDClassifier, y3, dict(loss="hinge", penalty=None,
+                                                         class_weight="balanced")),
+             (sk.SGDRegressor, SGDRegressor, yr, dict(loss="epsilon_insensitive", alpha=0.01))]
+    for theirs_cls, ours_cls, y, extra in cases:  # fmt: skip
+        theirs = theirs_cls(**common, **extra).fit(X, y)
+        ours = ours_cls(**common, **extra).fit(X, y)
+        np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match=f"Learning rate '{learning_rate}' only works with loss"):
+        SGDClassifier(loss="log_loss", learning_rate=learning_rate).fit(X, y2)

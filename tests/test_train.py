@@ -807,3 +807,30 @@ def test_one_vs_rest_class_weight_mirrors_twin_and_weighs_by_head(dtype, batch_s
         train.fit_linear(X, y, class_weight={7: 1.0}, **kw)
     with pytest.raises(ValueError, match="class_weight is for classification"):
         train.fit_linear(X, X[:, 0], class_weight={0: 1.0})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["pa1", "pa2"])
+@pytest.mark.parametrize("loss, classes", [("hinge", 2), ("hinge", 3), ("epsilon_insensitive", 0)])
+def test_passive_aggressive_steps_mirror_twin(dtype, mode, loss, classes):
+    X, y = _problem(loss, n=50, d=9, classes=classes or 2)
+    X = X.astype(dtype)
+    X[3] = 0.0  # a zero row: PA-I does not step on it, PA-II moves the intercept only
+    kw = dict(loss=loss, lr=0.3, batch_size=1, max_epochs=3, tol=None, random_state=5,
+              penalty="l2", alpha=0.01, passive_aggressive=mode)  # fmt: skip
+    core = train.fit_linear(X, y, **kw)
+    twin = ref_train.fit_linear(X, y, **kw)
+    np.testing.assert_array_equal(core.state["params"], twin.state["params"])
+    plain = train.fit_linear(X, y, **dict(kw, passive_aggressive=None))
+    assert not np.allclose(plain.state["params"], core.state["params"])
+
+
+def test_passive_aggressive_needs_plain_stochastic_steps():
+    X, y = _problem("hinge", n=20, d=3)
+    with pytest.raises(ValueError, match="passive_aggressive steps need batch_size 1"):
+        train.fit_linear(X, y, loss="hinge", batch_size=4, passive_aggressive="pa1")
+    with pytest.raises(ValueError, match="passive_aggressive steps need"):
+        train.fit_linear(X, y, loss="hinge", batch_size=1, optimizer="adam",
+                         passive_aggressive="pa2")  # fmt: skip
+    with pytest.raises(ValueError, match="works with loss 'hinge' or 'epsilon_insensitive'"):
+        train.fit_linear(X, y, loss="log_loss", batch_size=1, passive_aggressive="pa1")

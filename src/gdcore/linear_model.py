@@ -155,7 +155,7 @@ class _available_if:
         return self.fn.__get__(obj, owner)
 
 
-_LEARNING_RATES = ("constant", "optimal", "invscaling", "adaptive")
+_LEARNING_RATES = ("constant", "optimal", "invscaling", "adaptive", "pa1", "pa2")
 
 # scikit-learn's SGD clips each row's loss derivative to [-1e12, 1e12] (``MAX_DLOSS`` in
 # _sgd_fast.pyx.tp), so that one huge early step (squared_hinge under "optimal", or unscaled X)
@@ -336,6 +336,10 @@ class _BaseSGD:
                 raise ValueError("alpha must be > 0 when learning_rate='optimal' (1/alpha sets the rate)")
             if lr != "optimal":
                 check.real("eta0", self.eta0, low=0.0, low_open=True)
+            if lr in ("pa1", "pa2"):  # scikit-learn's rule: PA-I/II steps for these losses only
+                allowed = "hinge" if isinstance(self, SGDClassifier) else "epsilon_insensitive"
+                if self.loss != allowed:
+                    raise ValueError(f"Learning rate {lr!r} only works with loss {allowed!r}.")
         elif not hasattr(lr, "_core"):
             raise TypeError(
                 f"learning_rate must be a name or a gdcore.schedules object, got {lr!r}"
@@ -364,7 +368,7 @@ class _BaseSGD:
         lr = self.learning_rate
         if not isinstance(lr, str):
             return None, lr
-        if lr in ("constant", "adaptive"):
+        if lr in ("constant", "adaptive", "pa1", "pa2"):  # pa: eta0 is C, the largest step
             return self.eta0, None
         if lr == "optimal":
             return None, schedules.OptimalLR(None, alpha=self.alpha)
@@ -505,6 +509,8 @@ class _BaseSGD:
             options["task"] = "classification"
         if class_weight is not None:
             options["class_weight"] = class_weight
+        if self.learning_rate in ("pa1", "pa2"):
+            options["passive_aggressive"] = self.learning_rate
         adaptive = self.learning_rate == "adaptive"
         started = time.perf_counter()
         updates_before = int(init["counters"][1]) if init is not None and "counters" in init else 0

@@ -403,6 +403,7 @@ def fit_linear(
     max_dloss: float | None = None,
     floor_l2_shrink: bool = False,
     class_weight: dict | None = None,
+    passive_aggressive: str | None = None,
     _kernel=None,
 ) -> LinearFit:
     """Fit a linear model by gradient descent; returns coefficients, intercepts and history.
@@ -453,6 +454,11 @@ def fit_linear(
         and softmax weigh each row by its class's weight (times sample_weight); one-vs-rest
         heads weigh, in head h, the rows of class h by its weight and the other rows by 1, as
         scikit-learn's one-vs-rest SGDClassifier does.
+    passive_aggressive: "pa1" or "pa2" (scikit-learn's learning_rate of those names, Crammer et
+        al. 2006): each stochastic step moves by tau = min(C, L / |x|²) (PA-I) or
+        L / (|x|² + 1 / (2 C)) (PA-II) instead of lr, with C = lr and L the row's loss (hinge
+        or epsilon_insensitive, as scikit-learn allows). Needs batch_size 1, plain SGD and no
+        schedule.
 
     Ctrl-C stops the loop within about 50 ms; the KeyboardInterrupt carries the model of the last
     completed update as its ``fit`` attribute.
@@ -527,6 +533,13 @@ def fit_linear(
     max_dloss = math.inf if max_dloss is None else check.real("max_dloss", max_dloss, low=0.0,
                                                                low_open=True)  # fmt: skip
     floor_l2_shrink = check.flag("floor_l2_shrink", floor_l2_shrink)
+    pa_mode = 0
+    if passive_aggressive is not None:
+        pa_mode = {"pa1": 1, "pa2": 2}[check.choice("passive_aggressive", passive_aggressive,
+                                                    ("pa1", "pa2"))]  # fmt: skip
+        if loss not in ("hinge", "epsilon_insensitive"):
+            raise ValueError(f"passive_aggressive={passive_aggressive!r} works with loss 'hinge' "
+                             f"or 'epsilon_insensitive', got loss={loss!r}")  # fmt: skip
     kind, options = _optimizer(optimizer, lr, optimizer_options)
     sched = _schedule(schedule, options["lr"])
     train_rows, valid_rows = _split_rows(n, validation_fraction, seed)
@@ -551,6 +564,7 @@ def fit_linear(
         l1_ratio=l1_ratio, fit_intercept=fit_intercept, target_loss=target,
         record_every=record_every, average=average, num_threads=threads, max_dloss=max_dloss,
         floor_l2_shrink=floor_l2_shrink, positive_weight=positive_weight,
+        passive_aggressive=pa_mode,
     )  # fmt: skip
     history = History.from_raw(raw, record_every)
     params = state["params"]

@@ -323,6 +323,9 @@ struct TrainSettings {
   // lr · alpha_l2 > 1 the l2 coefficient of that step is 1 / lr (w shrinks to 0, not to -w).
   double max_dloss = std::numeric_limits<double>::infinity();
   bool floor_l2_shrink = false;
+  // Passive-aggressive steps (scikit-learn's learning_rate="pa1" / "pa2"; stochastic plain SGD
+  // only, see StochasticSgdStep): 0 off, 1 PA-I, 2 PA-II; the optimizer's lr is C.
+  int passive_aggressive = 0;
 };
 
 // Everything a fit changes, owned by the caller so a later fit (partial_fit, warm start, a
@@ -600,6 +603,11 @@ struct StochasticSgdStep {
   // loss to *loss (then 0), for the caller to compute the weighted loss later: the same value.
   T* deferred;
   bool* was_deferred;
+  // Passive-aggressive (1: PA-I, 2: PA-II, Crammer et al. 2006), with C = lr: head h steps by
+  // tau_h = min(C, L_h / |x|²) (PA-I; 0 when |x|² = 0) or L_h / (|x|² + 1 / (2 C)) (PA-II)
+  // instead of lr, L_h its loss before any class weight; the l2 part keeps lr (scikit-learn's
+  // rule). Done as the usual step with the row's coefficient scaled by tau_h / lr.
+  int passive_aggressive = 0;
   template <Isa I>
   GDCORE_INLINE void run(std::size_t r, std::size_t) const {
     const std::size_t d = data->d, k = heads;
@@ -641,9 +649,22 @@ struct StochasticSgdStep {
       *loss = static_cast<double>(weight * row_loss);
       if (!std::isfinite(*loss)) return;
     }
+    T pa_scale[kMaxStackHeads];
+    if constexpr (Head::kScalar) {  // (the binding refuses passive-aggressive softmax)
+      if (passive_aggressive != 0) {
+        const T sq = dot_lanes<T, kLaneBytes<I>>(x, x, d);
+        const T c = -neg_lr;
+        for (std::size_t h = 0; h < k; ++h) {
+          const T l = head->loss.loss(p[h], data->Y[row * data->ky + h]);
+          const T tau = passive_aggressive == 1 ? (sq == T(0) ? T(0) : std::min(c, l / sq))
+                                                : l / (sq + T(0.5) / c);
+          pa_scale[h] = tau / c;
+        }
+      }
+    }
     for (std::size_t h = 0; h < k; ++h) {
       T* __restrict w = params + h * d;
-      const T a = weight * dk[h];
+      const T a = passive_aggressive != 0 ? (weight * dk[h]) * pa_scale[h] : weight * dk[h];
       constexpr std::size_t VB = kLaneBytes<I>;
       if (weight_decay != T(0)) {
         elementwise_lanes<T, VB>(d, [&](auto v, std::size_t j) {
@@ -1211,7 +1232,7 @@ TrainResult train_linear(const LinearData<T>& data, Rows train, Rows valid, cons
                                                           check_inputs, &nonfinite_input,
                                                           kDefer && k == 1 ? deferred + 3 * pending
                                                                            : nullptr,
-                                                          &step_deferred},
+                                                          &step_deferred, s.passive_aggressive},
                        begin, end);
       } else {
         // Only a split batch has a team to choose (and a step worth timing).

@@ -97,8 +97,27 @@ def head_eval(task, loss, epsilon, P, Yrows, max_dloss=math.inf, positive_weight
     return total, derivs
 
 
+def passive_aggressive_scale(x, P, Yrows, loss, epsilon, mode, lr):
+    """tau_h / lr for one row (train.hpp's StochasticSgdStep): PA-I tau = min(C, L / |x|²)
+    (0 when |x|² = 0), PA-II tau = L / (|x|² + 1 / (2 C)), C = lr, L_h the unweighted loss."""
+    T = x.dtype.type
+    sq = dot_lanes(x[None, :], x)[0]
+    c = T(lr)
+    values, _ = ref_losses.loss_values_api(loss, P, Yrows, epsilon=epsilon)
+    scale = np.empty(P.shape[1], dtype=x.dtype)
+    for h in range(P.shape[1]):
+        ell = values[0, h]
+        if mode == 1:
+            tau = T(0) if sq == T(0) else min(c, ell / sq)
+        else:
+            tau = ell / (sq + T(0.5) / c)
+        scale[h] = tau / c
+    return scale
+
+
 def batch_gradient(X, Y, sw, params, order, task, loss, epsilon, heads, chunks,
-                   max_dloss=math.inf, positive_weight=None):  # fmt: skip
+                   max_dloss=math.inf, positive_weight=None, passive_aggressive=0,
+                   lr=None):  # fmt: skip
     """Gradient of the mean weighted loss over the rows `order` (no penalty), and the loss sum;
     each row's loss derivatives are clipped to [-max_dloss, max_dloss] before weighting."""
     T = X.dtype.type
@@ -113,6 +132,9 @@ def batch_gradient(X, Y, sw, params, order, task, loss, epsilon, heads, chunks,
         weights = np.ones(len(part_rows), dtype=X.dtype) if sw is None else sw[part_rows]
         row_loss, dP = head_eval(task, loss, epsilon, P, Y[part_rows], max_dloss, positive_weight)
         dk = weights[:, None] * dP
+        if passive_aggressive:  # one row: its coefficients scaled by tau_h / lr
+            dk = dk * passive_aggressive_scale(X[part_rows[0]], P, Y[part_rows], loss, epsilon,
+                                               passive_aggressive, lr)  # fmt: skip
         G = np.concatenate(
             [
                 np.concatenate(
@@ -227,7 +249,7 @@ def train_linear(
     floats, *, task, heads, loss, epsilon, optimizer, optimizer_options, schedule, batch_size,
     max_epochs, tol, n_iter_no_change, early_stopping, shuffle, seed, penalty, alpha, l1_ratio,
     fit_intercept, target_loss, record_every, average, num_threads, max_dloss=math.inf,
-    floor_l2_shrink=False, positive_weight=None,
+    floor_l2_shrink=False, positive_weight=None, passive_aggressive=0,
 ):  # fmt: skip
     """The NumPy twin of ``gdcore._core.train_linear`` (same arguments, same in-place updates)."""
     T = X.dtype.type
@@ -285,7 +307,7 @@ def train_linear(
             chunks = batch_chunks(len(rows), d, k, num_threads)
             grad, batch_loss = batch_gradient(
                 X, Y2, sample_weight, params, rows, task, loss, epsilon, k, chunks, max_dloss,
-                positive_weight,
+                positive_weight, passive_aggressive, base_lr,
             )
             if not math.isfinite(batch_loss):
                 diverged = True
