@@ -76,6 +76,11 @@ def predict_heads(X, params, rows, heads):
     return np.stack([dot_lanes(block, W[h]) + b[h] for h in range(heads)], axis=1)
 
 
+def clip_dloss(values, cap):
+    """Loss derivatives clipped to [-cap, cap], as train.hpp's clip_dloss (NaN stays NaN)."""
+    return np.where(values < -cap, -cap, np.where(values > cap, cap, values))
+
+
 def head_eval(task, loss, epsilon, P, Yrows, max_dloss=math.inf, positive_weight=None):
     """Per-row loss (summed over heads in order) and derivatives, as the C++ heads compute them:
     derivatives clipped to [-max_dloss, max_dloss]; with positive_weight (one-vs-rest), head h
@@ -85,9 +90,9 @@ def head_eval(task, loss, epsilon, P, Yrows, max_dloss=math.inf, positive_weight
     if task == "softmax":
         labels = Yrows[:, 0].astype(np.int64)
         values, derivs = ref_losses.softmax_cross_entropy(P, labels)
-        return values, np.where(derivs < -cap, -cap, np.where(derivs > cap, cap, derivs))
+        return values, clip_dloss(derivs, cap)
     values, derivs = ref_losses.loss_values_api(loss, P, Yrows, epsilon=epsilon)
-    derivs = np.where(derivs < -cap, -cap, np.where(derivs > cap, cap, derivs))  # NaN stays
+    derivs = clip_dloss(derivs, cap)
     if positive_weight is not None:
         w = np.where(Yrows > 0, np.asarray(positive_weight, dtype=np.float64).astype(P.dtype), T(1))
         values, derivs = w * values, w * derivs
