@@ -179,8 +179,8 @@ void register_losses(py::module_& m) {
       py::arg("p"), py::arg("y"), py::arg("out_loss"), py::arg("out_d"),
       "Row-wise ½ Σ (p - y)² and its gradient p - y.");
 
-  // gdcore's vectorizable exp and log1p (vmath.hpp), element-wise into new arrays, so that their
-  // accuracy can be checked against NumPy's.
+  // gdcore's vectorizable exp, log1p and log (vmath.hpp), element-wise into new arrays, so that
+  // their accuracy can be checked against NumPy's and their bits against the twins'.
   m.def(
       "vmath_exp_nonpositive",
       [](py::object x) { return elementwise(x, [](auto v) { return exp_nonpositive(v); }); },
@@ -189,6 +189,10 @@ void register_losses(py::module_& m) {
       "vmath_log1p_unit",
       [](py::object x) { return elementwise(x, [](auto v) { return log1p_unit(v); }); },
       py::arg("x"), "log(1 + x) for 0 <= x <= 1, as the core's log loss computes it (flat output).");
+  m.def(
+      "vmath_log_at_least_one",
+      [](py::object x) { return elementwise(x, [](auto v) { return log_at_least_one(v); }); },
+      py::arg("x"), "log(x) for x >= 1, as the core's softmax computes it (flat output).");
 }
 
 }  // namespace gdcore::bind

@@ -1,13 +1,12 @@
-"""gdcore's own exp and log1p (vmath.hpp), which let the log loss vectorize: within 2 ulp of
-NumPy (3 for log1p in float32)."""
+"""gdcore's own exp, log1p and log (vmath.hpp), which let the log loss and the softmax vectorize:
+within 2 ulp of NumPy (3 for log1p in float32), and bit for bit the twins' (reference/vmath.py)."""
 
 import numpy as np
 import pytest
 
-from conftest import assert_mirrors
-
 from gdcore import _core
 from gdcore.reference import losses as ref
+from gdcore.reference import vmath as ref_vmath
 
 
 def ulps(actual, expected):
@@ -30,14 +29,60 @@ def test_exp_within_two_ulp(dtype, low):
 
 
 @pytest.mark.parametrize("dtype,low", [(np.float64, -708.0), (np.float32, -87.0)])
-def test_exp_mirrors_twin_across_the_flush(dtype, low):
-    # the twin (reference.losses.exp_nonpositive) flushes to 0 below the same argument
-    x = np.concatenate([np.linspace(low - 2.0, low + 2.0, 4001), [low, -1e30, -np.inf, 0.0]])
+def test_exp_twin_gives_the_same_bits(dtype, low):
+    # the whole domain, densest across the flush to 0 and near 0, where r is tiny
+    x = np.concatenate([
+        np.linspace(low - 30.0, 0.0, 1_000_001), np.linspace(low - 2.0, low + 2.0, 40_001),
+        -np.geomspace(1e-38, 1.0, 20_001), [low, -1e30, -np.inf, 0.0, -0.0, np.nan],
+    ]).astype(dtype)  # fmt: skip
+    got, twin = _core.vmath_exp_nonpositive(x), ref_vmath.exp_nonpositive(x)
+    assert twin.dtype == dtype
+    np.testing.assert_array_equal(got.view(np.uint8), twin.view(np.uint8))
+    assert np.count_nonzero(twin == 0) > 0  # the flush was crossed
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_twins_give_the_same_bits(dtype):
+    t = np.concatenate([
+        np.linspace(0.0, 1.0, 1_000_001), np.geomspace(np.finfo(dtype).tiny, 1.0, 20_001),
+        [np.sqrt(2.0) - 1.0],
+    ]).astype(dtype)  # fmt: skip
+    got, twin = _core.vmath_log1p_unit(t), ref_vmath.log1p_unit(t)
+    np.testing.assert_array_equal(got.view(np.uint8), twin.view(np.uint8))
+    big = float(np.finfo(dtype).max)
+    x = np.concatenate([
+        np.linspace(1.0, 64.0, 1_000_001), np.geomspace(1.0, big / 2, 20_001),
+        [np.sqrt(2.0), 2.0, big, np.inf, np.nan],
+    ]).astype(dtype)  # fmt: skip
+    got, twin = _core.vmath_log_at_least_one(x), ref_vmath.log_at_least_one(x)
+    np.testing.assert_array_equal(got.view(np.uint8), twin.view(np.uint8))
+
+
+def test_twins_keep_the_shape_of_their_argument():
+    assert ref_vmath.exp_nonpositive(np.float32(-1.0)).shape == ()
+    assert ref_vmath.log_at_least_one(np.ones((2, 3))).shape == (2, 3)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ref_vmath.log1p_unit(np.ones(3, np.float16))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_within_two_ulp_of_the_exact_log(dtype):
+    # against log in float64 (rounded once to float32 there would add its own half ulp)
+    big = float(np.finfo(dtype).max)
+    x = np.concatenate([np.linspace(1.0, 100.0, 1_000_001), np.geomspace(1.0, big / 2, 20_001)])
     x = x.astype(dtype)
-    got, twin = _core.vmath_exp_nonpositive(x), ref.exp_nonpositive(x)
-    assert np.array_equal(got == 0, twin == 0)
-    normal = twin != 0
-    assert_mirrors(got[normal] / twin[normal], np.ones(int(normal.sum()), dtype), "exp / twin")
+    got = _core.vmath_log_at_least_one(x)
+    assert got.dtype == dtype
+    if dtype == np.float64:
+        assert np.max(ulps(got, np.log(x))) <= 2.0
+    else:
+        exact = np.log(x.astype(np.float64))
+        spacing = np.spacing(exact.astype(dtype)).astype(np.float64)
+        spacing[spacing == 0] = np.spacing(np.float32(0))
+        assert np.max(np.abs(got - exact) / spacing) <= 2.0
+    assert _core.vmath_log_at_least_one(np.array([1.0], dtype))[0] == 0.0
+    edge = _core.vmath_log_at_least_one(np.array([np.inf, np.nan], dtype))
+    assert edge[0] == np.inf and np.isnan(edge[1])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -125,7 +125,7 @@ struct SquaredEpsilonInsensitive {
 // asymptotic forms at fixed margins and loses relative precision in the loss for large positive
 // margins (it subtracts y p from log1pexp(p)); gdcore has no cut-offs.
 // exp and log1p are gdcore's own (vmath.hpp, within 2-3 ulp) so that loops over samples vectorize;
-// the twin's np.exp / np.log1p agree within the mirror's tolerance.
+// the twin computes them the same way (reference/vmath.py), bit for bit.
 struct LogLoss {
   static constexpr bool kClassifier = true;
   // The loss is finite exactly when z = p y is (log1p of e^-|z| in (0, 1], plus max(-z, 0)), so
@@ -299,8 +299,10 @@ void with_loss(LossKind kind, double epsilon, F&& f) {
 // L = -log softmax(x)[label] = (m - x[label]) + log Σ_j exp(x[j] - m),  m = max_j x[j]
 // dL/dx[j] = exp(x[j] - m) / Σ - [j == label]
 // Every exponent is <= 0 and the sum is >= 1, so logits of any size stay finite. The sum runs
-// j = 0, 1, ..., k-1 in order (the twin sums columns in the same order). Needs k >= 1 and
-// label < k (checked by the callers).
+// j = 0, 1, ..., k-1 in order (the twin sums columns in the same order). exp and log are
+// vmath.hpp's (exp_nonpositive flushes terms below e^-708, e^-87 in float, to 0), as in the
+// log loss: the twin computes them the same way. Needs k >= 1 and label < k (checked by the
+// callers).
 struct SoftmaxCrossEntropy {
   template <class T>
   T loss_grad(const T* logits, std::size_t k, std::size_t label, T* dlogits) const {
@@ -309,13 +311,13 @@ struct SoftmaxCrossEntropy {
       if (logits[j] > m) m = logits[j];
     T sum = T(0);
     for (std::size_t j = 0; j < k; ++j) {
-      const T e = std::exp(logits[j] - m);
+      const T e = exp_nonpositive(logits[j] - m);
       dlogits[j] = e;
       sum = sum + e;
     }
     for (std::size_t j = 0; j < k; ++j) dlogits[j] = dlogits[j] / sum;
     dlogits[label] = dlogits[label] - T(1);
-    return (m - logits[label]) + std::log(sum);
+    return (m - logits[label]) + log_at_least_one(sum);
   }
 };
 

@@ -1,16 +1,20 @@
-// exp and log1p written as plain arithmetic, so that loops calling them vectorize.
+// exp and log written as plain arithmetic, so that loops calling them vectorize.
 //
-// The C library's exp and log1p are function calls the compiler cannot vectorize without
+// The C library's exp and log are function calls the compiler cannot vectorize without
 // -ffast-math (which gdcore does not use). These versions use only +, -, *, /, comparisons and
-// bit operations on the argument, so `#pragma omp simd` loops compile them for every SIMD path.
-// Accuracy against NumPy on their domains: exp within 2 ulp; log1p within 2 ulp in double and
-// 3 ulp in float (computing float in double would cost a third of the log loss's speed) (tests check this
-// against NumPy over dense grids); the NumPy twins use np.exp / np.log1p and agree within the
-// mirror's tolerance.
+// bit operations on the argument, so `#pragma omp simd` loops compile them for every SIMD path,
+// and each SIMD path gives the same bits (the build keeps a*b+c unfused).
+// Accuracy against NumPy on their domains: exp within 2 ulp; log1p and log within 2 ulp in double
+// and 3 ulp in float (computing float in double would cost a third of the log loss's speed)
+// (tests check this against NumPy over dense grids).
+// The NumPy twins (src/gdcore/reference/vmath.py) do the same operations in the same order and
+// precision, so they give the same bits: the log loss and softmax fits of the core and the twin
+// agree bitwise, as every other loss does.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "simd.hpp"
@@ -123,6 +127,23 @@ GDCORE_INLINE T exp_nonpositive(T x) {
   return tiny ? T(0) : result;
 }
 
+namespace detail {
+
+// log(1 + f) for f in [sqrt(1/2) - 1, sqrt(2) - 1], as 2 atanh(s) with s = f / (2 + f),
+// |s| < 0.18: 2s + 2s (z/3 + z²/5 + ...), z = s².
+template <class T>
+GDCORE_INLINE T log1p_reduced(T f) {
+  using C = VmathConst<T>;
+  const T s = f / (T(2) + f);
+  const T z = s * s;
+  const auto& c = kCoefficients<T>;
+  T series = T(0);
+  for (int k = C::kAtanhTerms; k >= 1; --k) series = z * (c.inverse_odd[k] + series);
+  return T(2) * s + T(2) * s * series;
+}
+
+}  // namespace detail
+
 // log(1 + t) for 0 <= t <= 1.
 template <class T>
 GDCORE_INLINE T log1p_unit(T t) {
@@ -131,14 +152,27 @@ GDCORE_INLINE T log1p_unit(T t) {
   const T lost = (t - (u - T(1))) / u;  // what rounding 1 + t dropped, to first order
   const bool halve = u > T(C::kSqrt2);
   const T f = (halve ? u * T(0.5) : u) - T(1);  // exact (Sterbenz); f in [-0.3, 0.42]
-  const T s = f / (T(2) + f);                   // log(1 + f) = 2 atanh(s), |s| < 0.18
-  const T z = s * s;
-  const auto& c = detail::kCoefficients<T>;
-  T series = T(0);  // z/3 + z²/5 + ... (the atanh series after its first term)
-  for (int k = C::kAtanhTerms; k >= 1; --k) series = z * (c.inverse_odd[k] + series);
-  const T log_f = T(2) * s + T(2) * s * series;
+  const T log_f = detail::log1p_reduced(f);
   const T k = halve ? T(1) : T(0);
   return k * T(C::kLn2Hi) + ((log_f + lost) + k * T(C::kLn2Lo));
+}
+
+// log(x) for x >= 1 (any positive normal x works; the softmax's sum of exponentials is >= 1).
+// x = 2^e m with m in [1, 2) read from the bits; m above sqrt(2) is halved (e + 1), so that
+// log x = e ln2 + log(1 + f) with f = m - 1 exact and small. +inf and NaN come back as they are.
+template <class T>
+GDCORE_INLINE T log_at_least_one(T x) {
+  using C = detail::VmathConst<T>;
+  using Int = typename C::Int;
+  const Int bits = detail::bits_as<Int>(x);
+  const Int mantissa_mask = (Int(1) << C::kMantissa) - 1;
+  const Int exponent = (bits >> C::kMantissa) - C::kBias;  // x > 0: the sign bit is clear
+  const T m = detail::bits_as<T>((bits & mantissa_mask) | (C::kBias << C::kMantissa));
+  const bool halve = m > T(C::kSqrt2);
+  const T f = (halve ? m * T(0.5) : m) - T(1);  // exact
+  const T e = static_cast<T>(exponent) + (halve ? T(1) : T(0));
+  const T result = e * T(C::kLn2Hi) + (detail::log1p_reduced(f) + e * T(C::kLn2Lo));
+  return x < std::numeric_limits<T>::infinity() ? result : x;
 }
 
 }  // namespace gdcore

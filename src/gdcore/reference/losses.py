@@ -2,14 +2,15 @@ r"""NumPy twins of the loss kernels (cpp/include/gdcore/losses.hpp, python/regis
 
 Two forms. The kernel twins take the names and arguments of ``gdcore._core`` and write into the
 arrays given: ``softmax_loss_grad``, ``multi_squared_loss_grad``, ``vmath_exp_nonpositive``,
-``vmath_log1p_unit`` and ``loss_values``. The API forms take the arguments of :mod:`gdcore.losses` and
-return the arrays: ``softmax_cross_entropy``, ``multi_squared_error``, and ``loss_values_api``
+``vmath_log1p_unit``, ``vmath_log_at_least_one`` and ``loss_values``. The API forms take the
+arguments of :mod:`gdcore.losses` and return the arrays: ``softmax_cross_entropy``, ``multi_squared_error``, and ``loss_values_api``
 for :func:`gdcore.losses.loss_values`. The kernel twins are thin adapters over the API forms.
 
 The API forms do the same operations in the same order as losses.hpp, in the array's own
 precision; each piecewise loss evaluates every piece and picks with ``np.where`` on the same
 comparison the C++ branches on. Sums over the k columns of a row run j = 0, 1, ..., k-1, as the
-C++ loop does (not NumPy's pairwise sum).
+C++ loop does (not NumPy's pairwise sum). exp and log are the core's own (reference/vmath.py),
+so the log loss and the softmax give the core's bits too.
 
 The core evaluates every piece too, and IEEE arithmetic raises no error there; NumPy would warn
 (an error under pytest's settings) when a piece that is not selected overflows, so the twins run
@@ -19,6 +20,8 @@ under ``np.errstate(over="ignore", invalid="ignore")``.
 from __future__ import annotations
 
 import numpy as np
+
+from . import vmath
 
 LOSSES = (
     "squared_error",
@@ -68,38 +71,31 @@ def squared_epsilon_insensitive(p, y, epsilon, T):
     return loss, dloss
 
 
-# The core's exp(x) for x <= 0 (cpp/include/gdcore/vmath.hpp, exp_nonpositive) returns 0 below
-# these arguments, where e^x nears the subnormal range, so that no subnormal reaches its callers.
-EXP_MIN_ARG = {np.dtype(np.float32): -87.0, np.dtype(np.float64): -708.0}
-
-
-def exp_nonpositive(x):
-    """e^x for x <= 0, and 0 where x is below EXP_MIN_ARG (the core's vmath.hpp
-    exp_nonpositive)."""
-    x = np.asarray(x)
-    T = x.dtype.type
-    with np.errstate(under="ignore"):
-        return np.where(x < T(EXP_MIN_ARG[x.dtype]), T(0), np.exp(x))
+# exp and log as the core computes them (vmath.hpp), bit for bit: see reference/vmath.py.
+EXP_MIN_ARG = vmath.EXP_MIN_ARG
+exp_nonpositive = vmath.exp_nonpositive
 
 
 def vmath_exp_nonpositive(x):
-    """The twin of ``_core.vmath_exp_nonpositive``: exp_nonpositive(x) as a new flat array."""
-    return np.ravel(exp_nonpositive(x))
+    """The twin of ``_core.vmath_exp_nonpositive``: e^x for x <= 0 as a new flat array."""
+    return np.ravel(vmath.exp_nonpositive(x))
 
 
 def vmath_log1p_unit(x):
-    """The twin of ``_core.vmath_log1p_unit``: log(1 + x) for 0 <= x <= 1 as a new flat array.
+    """The twin of ``_core.vmath_log1p_unit``: log(1 + x) for 0 <= x <= 1 as a new flat array."""
+    return np.ravel(vmath.log1p_unit(x))
 
-    NumPy's log1p stands in for the core's log1p_unit here and in log_loss (the core's is within
-    2 ulp of it in float64, 3 in float32: tests/test_vmath.py)."""
-    return np.ravel(np.log1p(np.asarray(x)))
+
+def vmath_log_at_least_one(x):
+    """The twin of ``_core.vmath_log_at_least_one``: log(x) for x >= 1 as a new flat array."""
+    return np.ravel(vmath.log_at_least_one(x))
 
 
 def log_loss(p, y, epsilon, T):
     z = p * y
     e = exp_nonpositive(-np.abs(z))
     neg_z = -z
-    loss = np.log1p(e) + np.where(neg_z > T(0), neg_z, T(0))
+    loss = vmath.log1p_unit(e) + np.where(neg_z > T(0), neg_z, T(0))
     dloss = -y * (np.where(z >= T(0), e, T(1)) / (T(1) + e))
     return loss, dloss
 
@@ -182,11 +178,11 @@ def softmax_cross_entropy(logits, labels, *, out=None):
     rows = np.arange(n)
     with np.errstate(over="ignore", invalid="ignore"):
         m = logits.max(axis=1)
-        e = np.exp(logits - m[:, None])
+        e = vmath.exp_nonpositive(logits - m[:, None])
         total = _column_sum(e)
         d = e / total[:, None]
         d[rows, labels] = d[rows, labels] - T(1)
-        loss = (m - logits[rows, labels]) + np.log(total)
+        loss = (m - logits[rows, labels]) + vmath.log_at_least_one(total)
     out_loss[...] = loss
     out_d[...] = d
     return out_loss, out_d
