@@ -465,17 +465,29 @@ struct BatchBody {
     const std::size_t m = std::min(kBlockRows, end - r0);
     blk.m = m;
     for (std::size_t i = 0; i < m; ++i) {
-      // Shuffled rows defeat the hardware prefetcher: ask for rows further on ourselves.
-      prefetch_row(data->X, d, order, order_size, r0 + i, chunk_end, skip);
       const std::size_t row = static_cast<std::size_t>(order[r0 + i]);
       blk.xs[i] = data->X + row * d;
       blk.weights[i] = data->sample_weight ? data->sample_weight[row] : T(1);
     }
+    // Shuffled rows defeat the hardware prefetcher: we ask for rows further on ourselves, a
+    // group's worth of rows just before each group's products. Asking for the block's 16 rows
+    // at once, as before, issued some 220 prefetches in a burst; the core's few fill buffers
+    // then held them while the products' own reads from L2 waited behind them. Spread out,
+    // shuffled batch-256 epochs took 8-10% less time (45 -> 40 ns a row, 200,000 x 100 float32,
+    // runs alternated), epochs in storage order about as much.
     constexpr std::size_t R = kDotRows<T, VB>;
     for (std::size_t h = 0; h < k; ++h) {
       std::size_t i = 0;
-      for (; i + R <= m; i += R) dot_rows<T, R, VB>(blk.xs + i, W + h * d, d, P + i * k + h, k);
-      for (; i < m; ++i) dot_rows<T, 1, VB>(blk.xs + i, W + h * d, d, P + i * k + h, k);
+      for (; i + R <= m; i += R) {
+        if (h == 0)
+          for (std::size_t q = 0; q < R; ++q)
+            prefetch_row(data->X, d, order, order_size, r0 + i + q, chunk_end, skip);
+        dot_rows<T, R, VB>(blk.xs + i, W + h * d, d, P + i * k + h, k);
+      }
+      for (; i < m; ++i) {
+        if (h == 0) prefetch_row(data->X, d, order, order_size, r0 + i, chunk_end, skip);
+        dot_rows<T, 1, VB>(blk.xs + i, W + h * d, d, P + i * k + h, k);
+      }
       for (i = 0; i < m; ++i) P[i * k + h] = P[i * k + h] + b[h];
     }
     if (check_inputs)
