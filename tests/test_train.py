@@ -828,3 +828,24 @@ def test_passive_aggressive_needs_plain_stochastic_steps():
                          passive_aggressive="pa2")  # fmt: skip
     with pytest.raises(ValueError, match="works with loss 'hinge' or 'epsilon_insensitive'"):
         train.fit_linear(X, y, loss="log_loss", batch_size=1, passive_aggressive="pa1")
+
+
+def test_kept_buffers_between_fits_change_nothing():
+    # A fit's training rows (0..n-1, kept read-only between fits) and its shuffled order (a
+    # buffer the thread keeps for its next fit) are reused: after larger and smaller fits, a fit
+    # gives the bits of the twin, which allocates its own.
+    from gdcore.train import _all_rows
+
+    X, y = _problem("log_loss", n=400, d=9)
+    kw = dict(loss="log_loss", optimizer="sgd", lr=0.05, batch_size=16, max_epochs=3, tol=None,
+              random_state=5)  # fmt: skip
+    train.fit_linear(np.vstack([X, X]), np.concatenate([y, y]), **kw)
+    small = train.fit_linear(X[:250], y[:250], **kw)
+    again = train.fit_linear(X[:250], y[:250], **kw)
+    twin = ref_train.fit_linear(X[:250], y[:250], **kw)
+    np.testing.assert_array_equal(small.state["params"], twin.state["params"])
+    np.testing.assert_array_equal(again.state["params"], twin.state["params"])
+    rows = _all_rows(250)
+    np.testing.assert_array_equal(rows, np.arange(250))
+    assert not rows.flags.writeable
+    np.testing.assert_array_equal(_all_rows(800), np.arange(800))  # still 0..n-1 after the fits

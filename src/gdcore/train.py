@@ -356,9 +356,27 @@ def _schedule(schedule, lr):
     return schedule
 
 
+# 0, 1, 2, ...: the training rows of every fit without a validation split, made once and kept
+# (read-only) while no larger than _KEPT_ROWS_BYTES. A fresh np.arange for 200,000 rows costs its
+# page faults, about 0.6 ms on the development VM, on every fit.
+_KEPT_ROWS_BYTES = 64 << 20
+_kept_rows = np.zeros(0, dtype=np.int64)
+
+
+def _all_rows(n):
+    global _kept_rows
+    if n > len(_kept_rows):
+        rows = np.arange(n, dtype=np.int64)
+        rows.flags.writeable = False
+        if rows.nbytes > _KEPT_ROWS_BYTES:
+            return rows
+        _kept_rows = rows
+    return _kept_rows[:n]
+
+
 def _split_rows(n, validation_fraction, seed):
     if validation_fraction is None:
-        return np.arange(n, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return _all_rows(n), np.zeros(0, dtype=np.int64)
     fraction = check.real("validation_fraction", validation_fraction, low=0.0, high=1.0,
                           low_open=True, high_open=True)  # fmt: skip
     n_valid = max(1, int(math.ceil(fraction * n)))

@@ -629,7 +629,7 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
   // Every step's mlp_gradient writes the part of it that the step reads (see there).
   UninitializedBuffer<T> grad(size);
   // The epoch's order: the training rows themselves, or a shuffled copy of them.
-  std::vector<std::int64_t> shuffled(s.shuffle ? n_train : 0);
+  OrderBuffer shuffled(s.shuffle ? n_train : 0);
   const std::int64_t* order = s.shuffle ? shuffled.data() : train.data();
   EpochSnapshot<T> snapshot(size, 0, n_states, threads);
 
@@ -686,9 +686,9 @@ TrainResult train_mlp(const MlpShape& shape, const T* X, const T* Y, std::size_t
     snapshot.take(state);
 
     if (s.shuffle) {
-      std::copy(train.begin(), train.end(), shuffled.begin());
+      std::copy(train.begin(), train.end(), shuffled.data());
       SplitMix64 rng = epoch_stream(s.seed, static_cast<std::uint64_t>(state.epoch));
-      gdcore::shuffle(shuffled.data(), shuffled.size(), rng);
+      gdcore::shuffle(shuffled.data(), n_train, rng);
     }
     double loss_sum = 0.0;
     bool diverged = false, interrupted = false;
