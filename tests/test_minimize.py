@@ -1,6 +1,7 @@
 """gdcore.minimize: convergence to known optima, core == twin, Python callables, divergence,
 Ctrl-C and bad input."""
 
+import math
 import os
 import time
 import warnings
@@ -310,3 +311,19 @@ def test_bad_input(args, kw, error, match):
         minimize(*args, **kw)
     with pytest.raises(error, match=match):
         ref_minimize(*args, **kw)
+
+
+def test_gradient_norm_past_the_squares_range():
+    # condition 1e308: the gradient at (1, 1) has a component near 1e308, whose square overflows;
+    # the norm is summed again scaled by the largest component, finite, as math.hypot's.
+    kw = dict(condition=1e308, lr=1e-320, max_iter=3)
+    core, twin = minimize("quadratic", [1.0, 1.0], **kw), ref_minimize("quadratic", [1.0, 1.0], **kw)
+    want = math.hypot(*core.grad)  # NumPy's norm squares without scaling: it overflows here
+    assert 1e307 < want < np.inf
+    assert core.message == twin.message
+    assert f"gradient norm {want:.3g}" in core.message and "inf" not in core.message
+    # an infinite component is an infinite norm; ordinary gradients are unchanged
+    from gdcore.reference.minimize import gradient_norm
+
+    assert gradient_norm([np.inf, 1.0]) == np.inf
+    assert gradient_norm([3.0, 4.0]) == 5.0

@@ -9,7 +9,7 @@
 //     f, g = objective(x); not finite -> diverged, x goes back to the previous point
 //     record x and f;  schedule.observe(f)
 //     stop (converged) if ‖g‖ <= tol
-// ‖g‖ is the Euclidean norm summed in double in index order. The objective is a template
+// ‖g‖ is the Euclidean norm summed in double in index order (scaled where squares overflow). The objective is a template
 // parameter: a built-in (functions.hpp) costs no call through a pointer; the binding's Python
 // callback is another objective. Ctrl-C is polled about every 50 ms.
 #pragma once
@@ -63,6 +63,8 @@ struct BuiltinObjective {
   }
 };
 
+// A finite gradient whose squares overflow (components past 1e154) is summed again scaled by
+// its largest component, so its norm is finite when it is below the largest double.
 template <class T>
 double gradient_norm(const T* g, std::size_t n) {
   double s = 0.0;
@@ -70,7 +72,17 @@ double gradient_norm(const T* g, std::size_t n) {
     const double v = static_cast<double>(g[i]);
     s += v * v;
   }
-  return std::sqrt(s);
+  if (!std::isinf(s)) return std::sqrt(s);
+  double largest = 0.0;
+  for (std::size_t i = 0; i < n; ++i)
+    largest = std::max(largest, std::fabs(static_cast<double>(g[i])));
+  if (std::isinf(largest)) return largest;
+  double scaled = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = static_cast<double>(g[i]) / largest;
+    scaled += v * v;
+  }
+  return largest * std::sqrt(scaled);
 }
 
 // Called between updates about every 50 ms; true stops the loop (Ctrl-C).

@@ -35,9 +35,18 @@ __all__ = ["minimize", "minimize_api", "gradient_norm"]
 
 
 def gradient_norm(g) -> float:
-    """√(Σ g_i²) with the squares summed in float64 in index order."""
+    """√(Σ g_i²) with the squares summed in float64 in index order; where a square overflows
+    though every g_i is finite, m √(Σ (g_i / m)²) with m the largest |g_i|."""
     gd = np.asarray(g, dtype=np.float64)
-    return math.sqrt(float(np.add.accumulate(gd * gd)[-1]))
+    with np.errstate(over="ignore"):
+        total = float(np.add.accumulate(gd * gd)[-1])
+    if not math.isinf(total):
+        return math.sqrt(total)
+    largest = float(np.max(np.abs(gd)))
+    if math.isinf(largest):
+        return largest
+    v = gd / largest
+    return largest * math.sqrt(float(np.add.accumulate(v * v)[-1]))
 
 
 def _evaluate(fun, grad, fun_opts, x):
