@@ -216,10 +216,11 @@ GDCORE_INLINE void dot_rows(const T* const* x, const T* __restrict w, std::size_
 }
 
 template <class T, std::size_t B = 64>
-GDCORE_INLINE T dot_lanes(const T* x, const T* __restrict w, std::size_t d) {
+GDCORE_INLINE T dot_lanes(const T* x, const T* __restrict w, std::size_t d,
+                          const RowsAhead* ahead = nullptr) {
   T out;
   const T* rows[1] = {x};
-  dot_rows<T, 1, B>(rows, w, d, &out, 1);
+  dot_rows<T, 1, B>(rows, w, d, &out, 1, ahead);
   return out;
 }
 
@@ -636,7 +637,7 @@ struct StochasticSgdStep {
   template <Isa I>
   GDCORE_INLINE void run(std::size_t r, std::size_t) const {
     const std::size_t d = data->d, k = heads;
-    prefetch_row(data->X, d, order, order_size, r);
+    const RowsAhead ahead = rows_ahead(data->X, d, order, order_size, r);
     // The row's target too: a stochastic step waits on it, where a batch block reads its 16
     // targets together and their misses overlap (prefetching them there gained nothing shuffled
     // and cost ~5% in storage order). Shuffled batch-1 epochs of 200k x 100 float32: 14-16%
@@ -647,8 +648,10 @@ struct StochasticSgdStep {
     const T* __restrict x = data->X + row * d;
     const T weight = data->sample_weight ? data->sample_weight[row] : T(1);
     T p[kMaxStackHeads], dk[kMaxStackHeads];
+    // The rows ahead are prefetched a line at a time through the first head's dot product.
     for (std::size_t h = 0; h < k; ++h)
-      p[h] = dot_lanes<T, kLaneBytes<I>>(x, params + h * d, d) + params[k * d + h];
+      p[h] = dot_lanes<T, kLaneBytes<I>>(x, params + h * d, d, h == 0 ? &ahead : nullptr) +
+             params[k * d + h];
     if (check_inputs) {
       for (std::size_t h = 0; h < k; ++h)
         if (!std::isfinite(p[h])) {
