@@ -66,8 +66,9 @@ def test_gdcore_unshuffled(benchmark, data, bandwidth, batch_size):
 
 
 def test_shuffled_read_bound(benchmark, data, bandwidth):
-    # The rows of X in the epochs' shuffled orders, only summed, with the loop's prefetching: the
-    # memory-latency bound of a shuffled epoch (no training loop reads rows faster).
+    # The rows of X in the epochs' shuffled orders, only summed, with the prefetching that reads
+    # them fastest alone (each row 24 rows ahead straight into L1): the memory-latency bound of
+    # a shuffled epoch (no training loop reads rows faster).
     X, _ = data
     benchmark.group = "logreg-epochs"
     orders = [_core.shuffled_order(np.arange(N, dtype=np.int64), 0, e) for e in range(EPOCHS)]

@@ -75,19 +75,20 @@ void axpy(T* a, const T* b, T s, std::size_t n, int threads) {
 inline constexpr std::size_t kPrefetchFarRows = 32;
 inline constexpr std::size_t kPrefetchNearRows = 4;
 
+// The rows ahead of position r to prefetch: `near` into L1 and `far` into L2 (null where the
+// order ends first). The training kernels ask for them a line at a time through their dot
+// products (dot_rows), rather than a whole row at once.
+struct RowsAhead {
+  const char* near = nullptr;
+  const char* far = nullptr;
+};
+
 // A thread that reads one chunk of each mini-batch (rows [lo, chunk_end) of the order, the other
 // threads' chunks after it) passes chunk_end and skip = the rows of the other chunks: positions
 // past its chunk then continue in its own chunk of the next mini-batch, the rows it reads next,
 // instead of asking for rows another thread reads (or has already read). Two threads, shuffled
 // batch-1024 logistic-regression fits (200,000 x 100 float32), old and new builds in ABBA
 // order: 25.6-26.4 -> 25.2-25.4 ms for five epochs (~2.5%); batch 4096 unchanged.
-// The rows ahead of position r that prefetch_row asks for: `near` into L1 and `far` into L2
-// (null where the order ends first).
-struct RowsAhead {
-  const char* near = nullptr;
-  const char* far = nullptr;
-};
-
 template <class T>
 GDCORE_INLINE RowsAhead rows_ahead(const T* X, std::size_t d, const std::int64_t* order,
                                    std::size_t order_size, std::size_t r,
@@ -109,14 +110,6 @@ GDCORE_INLINE void prefetch_line(const RowsAhead& ahead, std::size_t offset) {
   if (ahead.near) __builtin_prefetch(ahead.near + offset, 0, 3);
 }
 
-template <class T>
-GDCORE_INLINE void prefetch_row(const T* X, std::size_t d, const std::int64_t* order,
-                                std::size_t order_size, std::size_t r,
-                                std::size_t chunk_end = SIZE_MAX, std::size_t skip = 0) {
-  const RowsAhead ahead = rows_ahead(X, d, order, order_size, r, chunk_end, skip);
-  for (std::size_t off = 0; off < d * sizeof(T); off += 64) prefetch_line(ahead, off);
-}
-
 // A shuffled row's target (and sample weight) sits in another array, one cache line of it per
 // row: asked into L2 as far ahead as the row itself, so the block that reads it finds it there.
 template <class T>
@@ -128,7 +121,7 @@ GDCORE_INLINE void prefetch_row_value(const T* values, std::size_t stride,
 }
 
 // The prefetching of a loop that only reads the rows: row r + 24 straight into L1. With no
-// arithmetic to overlap, this reads shuffled rows faster than prefetch_row's two steps (Intel
+// arithmetic to overlap, this reads shuffled rows faster than the training loops' two steps (Intel
 // Xeon VM, runs alternated: 30-40 against 28 M rows/s of 400 bytes), so the read bound uses it.
 inline constexpr std::size_t kPrefetchReadRows = 24;
 

@@ -450,7 +450,7 @@ struct BatchBody {
   double* loss;    // weighted loss sum of these rows, then 1 if a prediction was not finite
   bool check_inputs;  // look for non-finite predictions (the first epoch checks X this way)
   // One chunk of a mini-batch split across threads: where it ends and the rows of the other
-  // chunks after it (see prefetch_row); SIZE_MAX and 0 for a whole batch.
+  // chunks after it (see rows_ahead); SIZE_MAX and 0 for a whole batch.
   std::size_t chunk_end = SIZE_MAX;
   std::size_t skip = 0;
 
@@ -499,8 +499,9 @@ struct BatchBody {
         dot_rows<T, R, VB>(blk.xs + i, W + h * d, d, P + i * k + h, k, h == 0 ? ahead : nullptr);
       }
       for (; i < m; ++i) {
-        if (h == 0) prefetch_row(data->X, d, order, order_size, r0 + i, chunk_end, skip);
-        dot_rows<T, 1, VB>(blk.xs + i, W + h * d, d, P + i * k + h, k);
+        RowsAhead ahead;
+        if (h == 0) ahead = rows_ahead(data->X, d, order, order_size, r0 + i, chunk_end, skip);
+        dot_rows<T, 1, VB>(blk.xs + i, W + h * d, d, P + i * k + h, k, h == 0 ? &ahead : nullptr);
       }
       for (i = 0; i < m; ++i) P[i * k + h] = P[i * k + h] + b[h];
     }
@@ -1224,7 +1225,7 @@ TrainResult train_linear(const LinearData<T>& data, Rows train, Rows valid, cons
   OrderBuffer shuffled(s.shuffle ? n_train : 0);
   const std::int64_t* order = s.shuffle ? shuffled.data() : train.data();
   EpochSnapshot<T> snapshot(size, weights, n_states);
-  // Software prefetching of the rows ahead (prefetch_row) pays when X comes from memory, in a
+  // Software prefetching of the rows ahead (rows_ahead) pays when X comes from memory, in a
   // shuffled order and even in storage order (the hardware prefetcher alone was ~10% slower on
   // the Xeon VM); when X fits in a core's L2 it only costs instructions, ~20% of a batch-256
   // step there. The kernels prefetch up to `prefetch_size` rows of the order, none when 0.
