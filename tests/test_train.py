@@ -849,3 +849,21 @@ def test_kept_buffers_between_fits_change_nothing():
     np.testing.assert_array_equal(rows, np.arange(250))
     assert not rows.flags.writeable
     np.testing.assert_array_equal(_all_rows(800), np.arange(800))  # still 0..n-1 after the fits
+
+
+@pytest.mark.parametrize("dtype,n", [(np.float32, 6000), (np.float64, 3000)])
+@pytest.mark.parametrize("batch_size,threads", [(1, 1), (7, 1), (1024, 2)])
+def test_prefetching_fits_mirror_twin(dtype, n, batch_size, threads):
+    # X past 1 MiB, so the kernels prefetch the rows ahead (rows_ahead): up to the end of each
+    # epoch's order, and with two chunks per batch into each chunk's part of the next batch. The
+    # prefetching reads the order ahead but changes no value: the twin's bits.
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((n, 50)).astype(dtype)
+    assert X.nbytes > 1 << 20
+    y = (X[:, :3].sum(axis=1) > 0).astype(np.int64)
+    kw = dict(loss="log_loss", optimizer="sgd", lr=0.01, batch_size=batch_size, max_epochs=2,
+              tol=None, random_state=4, num_threads=threads)  # fmt: skip
+    core = train.fit_linear(X, y, **kw)
+    twin = ref_train.fit_linear(X, y, **kw)
+    np.testing.assert_array_equal(core.state["params"], twin.state["params"])
+    assert core.history.loss == twin.history.loss
