@@ -89,6 +89,8 @@ def _elementwise(kernel):
 
     def apply(x):
         x = np.asarray(x)
+        if x.dtype.kind == "f" and not x.dtype.isnative:  # the bit views need native order
+            x = x.astype(x.dtype.newbyteorder("="))
         c = _constants(x)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             return kernel(np.array(x, ndmin=1).reshape(-1), c).reshape(x.shape)
