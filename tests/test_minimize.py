@@ -317,7 +317,8 @@ def test_gradient_norm_past_the_squares_range():
     # condition 1e308: the gradient at (1, 1) has a component near 1e308, whose square overflows;
     # the norm is summed again scaled by the largest component, finite, as math.hypot's.
     kw = dict(condition=1e308, lr=1e-320, max_iter=3)
-    core, twin = minimize("quadratic", [1.0, 1.0], **kw), ref_minimize("quadratic", [1.0, 1.0], **kw)
+    core = minimize("quadratic", [1.0, 1.0], **kw)
+    twin = ref_minimize("quadratic", [1.0, 1.0], **kw)
     want = math.hypot(*core.grad)  # NumPy's norm squares without scaling: it overflows here
     assert 1e307 < want < np.inf
     assert core.message == twin.message

@@ -747,7 +747,8 @@ def test_init_states_no_fit_could_leave_are_refused_by_name():
     X = np.random.default_rng(0).normal(size=(20, 2))
     y = X[:, 0]
     fit = train.fit_linear(X, y, optimizer="adam", lr=0.01, max_epochs=2)
-    state = dict(fit.state, opt_state=[a if a is None else a.copy() for a in fit.state["opt_state"]])
+    opt_state = [a if a is None else a.copy() for a in fit.state["opt_state"]]
+    state = dict(fit.state, opt_state=opt_state)
     state["opt_state"][1][0] = -1.0  # exp_avg_sq, a running mean of squares
     with pytest.raises(ValueError, match="'exp_avg_sq' holds negative values"):
         train.fit_linear(X, y, optimizer="adam", lr=0.01, init=state)

@@ -13,19 +13,21 @@ import numbers
 import numpy as np
 
 INT64_MAX = 2**63 - 1  # the core's counters and sizes are 64-bit
+INT32_MAX = 2**31 - 1  # thread counts are C ints
 
 
 class InvalidParameterError(ValueError, TypeError):
     """A hyperparameter of the wrong type. Both a TypeError and a ValueError, as scikit-learn's
     InvalidParameterError is, so that ``except ValueError`` in a script written for
     scikit-learn still catches it."""
-INT32_MAX = 2**31 - 1  # thread counts are C ints
 
 
 def real(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
     """A finite real number inside the given bounds, as a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameterError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        raise InvalidParameterError(
+            f"{name} must be a real number, got {type(value).__name__} {value!r}"
+        )
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
@@ -74,7 +76,8 @@ def betas(name: str, value) -> tuple[float, float]:
     try:
         b1, b2 = value
     except (TypeError, ValueError):
-        raise InvalidParameterError(f"{name} must be a pair (beta1, beta2), got {value!r}") from None
+        message = f"{name} must be a pair (beta1, beta2), got {value!r}"
+        raise InvalidParameterError(message) from None
     return (
         real(f"{name}[0]", b1, low=0.0, high=1.0, high_open=True),
         real(f"{name}[1]", b2, low=0.0, high=1.0, high_open=True),

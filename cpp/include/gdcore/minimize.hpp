@@ -9,9 +9,10 @@
 //     f, g = objective(x); not finite -> diverged, x goes back to the previous point
 //     record x and f;  schedule.observe(f)
 //     stop (converged) if ‖g‖ <= tol
-// ‖g‖ is the Euclidean norm summed in double in index order (scaled where squares overflow). The objective is a template
-// parameter: a built-in (functions.hpp) costs no call through a pointer; the binding's Python
-// callback is another objective. Ctrl-C is polled about every 50 ms.
+// ‖g‖ is the Euclidean norm summed in double in index order (scaled where squares overflow).
+// The objective is a template parameter: a built-in (functions.hpp) costs no call through a
+// pointer; the binding's Python callback is another objective. Ctrl-C is polled about every
+// 50 ms.
 #pragma once
 
 #include <algorithm>

@@ -3,8 +3,9 @@ r"""NumPy twins of the loss kernels (cpp/include/gdcore/losses.hpp, python/regis
 Two forms. The kernel twins take the names and arguments of ``gdcore._core`` and write into the
 arrays given: ``softmax_loss_grad``, ``multi_squared_loss_grad``, ``vmath_exp_nonpositive``,
 ``vmath_log1p_unit``, ``vmath_log_at_least_one`` and ``loss_values``. The API forms take the
-arguments of :mod:`gdcore.losses` and return the arrays: ``softmax_cross_entropy``, ``multi_squared_error``, and ``loss_values_api``
-for :func:`gdcore.losses.loss_values`. The kernel twins are thin adapters over the API forms.
+arguments of :mod:`gdcore.losses` and return the arrays: ``softmax_cross_entropy``,
+``multi_squared_error``, and ``loss_values_api`` for :func:`gdcore.losses.loss_values`. The
+kernel twins are thin adapters over the API forms.
 
 The API forms do the same operations in the same order as losses.hpp, in the array's own
 precision; each piecewise loss evaluates every piece and picks with ``np.where`` on the same
